@@ -1,0 +1,189 @@
+/* api: the route table, health, metrics, the OpenAPI document and the dashboard's files. See api.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "log.h"
+#include "nodes.h"
+#include "util.h"
+
+#define METRICS_MAX_BYTES (1u << 20)
+#define STATIC_MAX_BYTES (16u << 20)
+
+/* daemon/openapi_json.c, generated from daemon/openapi.json by build-aux/embed.sh */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+void api_reply_db_error(struct http_response *res, int error)
+{
+	switch (error) {
+	case -EBUSY:
+		http_reply_error(res, 503, "database_unavailable", "the database is busy; retry in a moment");
+		break;
+	case -ENOSPC:
+		http_reply_error(res, 503, "database_unavailable", "the database cannot grow: the disk holding "
+				 "the state directory is full");
+		break;
+	case -EROFS:
+		http_reply_error(res, 503, "database_unavailable", "the database is read-only: check the state "
+				 "directory's permissions and mount");
+		break;
+	case -EIO:
+		http_reply_error(res, 503, "database_unavailable", "the database reported an I/O error; the "
+				 "daemon's log has the details");
+		break;
+	default:
+		http_reply_error(res, 500, "internal_error", "database error: %s", strerror(-error));
+		break;
+	}
+}
+
+static void api_health(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	const char *state = db_state(api->db);
+	json_t *json;
+
+	(void)req;
+	json = json_pack("{s:s,s:s,s:I,s:{s:s,s:i,s:I},s:{s:s,s:s}}",
+			 "status", strcmp(state, "ok") == 0 ? "ok" : "degraded",
+			 "version", PACKAGE_VERSION,
+			 "uptime_s", (json_int_t)((uv_now(api->loop) - api->started_ms) / 1000),
+			 "database", "state", state, "schema_version", db_schema_version(api->db),
+			 "errors", (json_int_t)db_error_count(api->db),
+			 "dongle", "state", strcmp(api->dongle, "none") == 0 ? "not_configured" : "configured",
+			 "spec", api->dongle);
+	http_reply_json(res, 200, json);
+}
+
+static void api_metrics(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct strbuf out;
+	uint64_t n_nodes = 0;
+	char *text;
+	size_t len;
+	int r;
+
+	(void)req;
+	strbuf_init(&out, METRICS_MAX_BYTES);
+	metrics_render_http(api->metrics, &out);
+	r = nodes_count(api->db, &n_nodes);
+	if (r == 0)
+		strbuf_printf(&out, "# HELP meshfleet_nodes Nodes in the inventory.\n# TYPE meshfleet_nodes gauge\n"
+			      "meshfleet_nodes %llu\n", (unsigned long long)n_nodes);
+	strbuf_printf(&out, "# HELP meshfleet_db_errors_total Database operations that failed.\n"
+		      "# TYPE meshfleet_db_errors_total counter\nmeshfleet_db_errors_total %llu\n"
+		      "# HELP meshfleet_uptime_seconds Seconds since meshfleetd started.\n"
+		      "# TYPE meshfleet_uptime_seconds gauge\nmeshfleet_uptime_seconds %llu\n"
+		      "# HELP meshfleet_build_info Version of this meshfleetd.\n# TYPE meshfleet_build_info gauge\n"
+		      "meshfleet_build_info{version=\"%s\"} 1\n",
+		      (unsigned long long)db_error_count(api->db),
+		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), PACKAGE_VERSION);
+	text = strbuf_steal(&out, &len);
+	if (!text) {
+		http_reply_error(res, 500, "internal_error", "the metrics do not fit in %u bytes", METRICS_MAX_BYTES);
+		return;
+	}
+	http_reply_text(res, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+static void api_openapi(void *app, const struct http_request *req, struct http_response *res)
+{
+	char *copy = malloc(openapi_json_len);
+
+	(void)app;
+	(void)req;
+	if (!copy) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return;
+	}
+	memcpy(copy, openapi_json, openapi_json_len);
+	http_reply_text(res, 200, "application/json", copy, openapi_json_len);
+}
+
+static const char *static_content_type(const char *name)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".json", "application/json" },
+	};
+	const char *dot = strrchr(name, '.');
+
+	for (size_t i = 0; dot && i < ARRAY_SIZE(types); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return NULL;
+}
+
+/* Serves one file from the web root. Names are plain (no '/', no leading '.'), so no path escapes the root. */
+static void static_serve(struct api *api, const char *name, struct http_response *res)
+{
+	const char *type = static_content_type(name);
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (!type || name[0] == '.' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(name) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", api->web_root, name) >= sizeof(path)) {
+		http_reply_error(res, 404, "not_found", "no such file: %s", name);
+		return;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		http_reply_error(res, 404, "not_found", "no such file: %s", name);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > STATIC_MAX_BYTES) {
+		close(fd);
+		http_reply_error(res, 404, "not_found", "no such file: %s", name);
+		return;
+	}
+	http_reply_text(res, 200, type, NULL, 0);
+	res->fd = fd;
+	res->fd_size = (uint64_t)st.st_size;
+	res->cache_control = "no-cache";
+}
+
+static void api_static_index(void *app, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	static_serve(app, "index.html", res);
+}
+
+static void api_static_asset(void *app, const struct http_request *req, struct http_response *res)
+{
+	static_serve(app, req->params[0], res);
+}
+
+static const char *const json_body[] = { "application/json", NULL };
+static const char *const patch_body[] = { "application/json", "application/merge-patch+json", NULL };
+static const char *const nodes_query[] = {
+	"limit", "cursor", "firmware_id", "company_id", "product_id", "tag", NULL,
+};
+
+const struct http_route api_routes[] = {
+	{ "GET", "/api/v1/health", api_health, NULL, NULL },
+	{ "GET", "/api/v1/nodes", api_nodes_list, nodes_query, NULL },
+	{ "POST", "/api/v1/nodes", api_nodes_create, NULL, json_body },
+	{ "GET", "/api/v1/nodes/{addr}", api_node_get, NULL, NULL },
+	{ "PATCH", "/api/v1/nodes/{addr}", api_node_patch, NULL, patch_body },
+	{ "DELETE", "/api/v1/nodes/{addr}", api_node_delete, NULL, NULL },
+	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL },
+	{ "GET", "/metrics", api_metrics, NULL, NULL },
+	{ "GET", "/", api_static_index, NULL, NULL },
+	{ "GET", "/assets/{file}", api_static_asset, NULL, NULL },
+};
+const size_t api_n_routes = ARRAY_SIZE(api_routes);

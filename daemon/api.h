@@ -1,0 +1,41 @@
+/* api: the REST routes of /api/v1, /metrics and the dashboard's static files, over http.
+ *
+ * api.c holds the route table and the small routes (health, metrics, OpenAPI, static files); api_nodes.c the
+ * node records. Handlers run on the loop thread and use the database directly. docs/api.md describes the API;
+ * daemon/openapi.json is its machine-readable form and must list every route of the table.
+ */
+#ifndef MESHFLEET_API_H
+#define MESHFLEET_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "db.h"
+#include "http.h"
+#include "metrics.h"
+
+struct api {
+	uv_loop_t *loop;                /* weak */
+	struct db *db;                  /* weak */
+	struct metrics *metrics;        /* weak */
+	uint64_t started_ms;            /* uv_now() at start */
+	const char *web_root;           /* weak */
+	const char *dongle;             /* weak: the configured dongle spec */
+};
+
+extern const struct http_route api_routes[];
+extern const size_t api_n_routes;
+
+/* Answers a failed database call: 503 when the database cannot serve now, 500 otherwise. */
+void api_reply_db_error(struct http_response *res, int error);
+
+/* api_nodes.c */
+void api_nodes_list(void *app, const struct http_request *req, struct http_response *res);
+void api_nodes_create(void *app, const struct http_request *req, struct http_response *res);
+void api_node_get(void *app, const struct http_request *req, struct http_response *res);
+void api_node_patch(void *app, const struct http_request *req, struct http_response *res);
+void api_node_delete(void *app, const struct http_request *req, struct http_response *res);
+
+#endif

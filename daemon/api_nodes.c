@@ -1,0 +1,544 @@
+/* api_nodes: /api/v1/nodes and /api/v1/nodes/{addr}: JSON in and out of struct node. See api.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "jsonbody.h"
+#include "nodes.h"
+#include "util.h"
+
+#define NODES_LIST_DEFAULT 100
+
+/* Why a body was refused: an error code of the API and a message that starts with the JSON path. */
+struct input_error {
+	const char *code;
+	char message[384];
+};
+
+__attribute__((format(printf, 4, 5)))
+static int input_fail(struct input_error *err, const char *code, const char *path, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	err->code = code;
+	snprintf(err->message, sizeof(err->message), "%s: %s", path, reason);
+	return -EINVAL;
+}
+
+static json_t *optional_id(int32_t v)
+{
+	return v == NODE_ID_UNKNOWN ? json_null() : json_integer(v);
+}
+
+static json_t *optional_time(int64_t ms)
+{
+	char text[21];
+
+	if (!ms)
+		return json_null();
+	time_format_rfc3339(ms, text);
+	return json_string(text);
+}
+
+/* Returns: new reference, or NULL when out of memory. */
+static json_t *node_to_json(const struct node *node)
+{
+	char uuid[33], fwid[2 * NODE_FWID_MAX + 1];
+	json_t *tags = json_array();
+
+	for (size_t i = 0; tags && i < node->n_tags; i++)
+		if (json_array_append_new(tags, json_string(node->tags[i])) < 0)
+			break;
+	if (node->has_uuid)
+		hex_encode(node->uuid, sizeof(node->uuid), uuid);
+	if (node->firmware_id_len)
+		hex_encode(node->firmware_id, node->firmware_id_len, fwid);
+	return json_pack("{s:i,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "address", node->address,
+			 "uuid", node->has_uuid ? json_string(uuid) : json_null(),
+			 "name", node->name,
+			 "company_id", optional_id(node->company_id),
+			 "product_id", optional_id(node->product_id),
+			 "version_id", optional_id(node->version_id),
+			 "firmware_id", node->firmware_id_len ? json_string(fwid) : json_null(),
+			 "tags", tags,
+			 "last_seen", optional_time(node->last_seen),
+			 "created_at", optional_time(node->created_at),
+			 "updated_at", optional_time(node->updated_at));
+}
+
+/* A 16-bit id given as a JSON integer or as a "0x..." / decimal string. */
+static int parse_id(json_t *value, const char *path, uint64_t min, uint64_t max, uint64_t *ret,
+		    struct input_error *err)
+{
+	if (json_is_integer(value)) {
+		json_int_t v = json_integer_value(value);
+
+		if (v < (json_int_t)min || v > (json_int_t)max)
+			return input_fail(err, "invalid_field", path, "%lld is out of range %llu..%llu",
+					  (long long)v, (unsigned long long)min, (unsigned long long)max);
+		*ret = (uint64_t)v;
+		return 0;
+	}
+	if (json_is_string(value)) {
+		int r = parse_uint(json_string_value(value), min, max, ret);
+
+		if (r == -ERANGE)
+			return input_fail(err, "invalid_field", path, "'%s' is out of range %llu..%llu",
+					  json_string_value(value), (unsigned long long)min, (unsigned long long)max);
+		if (r < 0)
+			return input_fail(err, "invalid_field", path, "'%s' is not a number (decimal or 0x-hex)",
+					  json_string_value(value));
+		return 0;
+	}
+	return input_fail(err, "invalid_field", path, "expected an integer");
+}
+
+/* UUIDs come as 32 hex digits, or in the 8-4-4-4-12 form with dashes. */
+static int parse_uuid(const char *text, uint8_t out[16])
+{
+	char plain[33];
+	size_t n = 0;
+
+	for (const char *p = text; *p; p++) {
+		size_t at = (size_t)(p - text);
+
+		if (*p == '-' && strlen(text) == 36 && (at == 8 || at == 13 || at == 18 || at == 23))
+			continue;
+		if (n == 32)
+			return -EINVAL;
+		plain[n++] = *p;
+	}
+	if (n != 32)
+		return -EINVAL;
+	return hex_decode(plain, 32, out);
+}
+
+static int set_optional_id(json_t *value, const char *path, int32_t *field, struct input_error *err)
+{
+	uint64_t v;
+	int r;
+
+	if (json_is_null(value)) {
+		*field = NODE_ID_UNKNOWN;
+		return 0;
+	}
+	r = parse_id(value, path, 0, 0xffff, &v, err);
+	if (r == 0)
+		*field = (int32_t)v;
+	return r;
+}
+
+/* Applies the members of @obj to @node. @create: the body of a POST (address allowed and required). */
+static int node_apply_json(json_t *obj, const char *prefix, bool create, struct node *node, struct input_error *err)
+{
+	bool have_address = false;
+	const char *key;
+	json_t *value;
+	char path[96];
+
+	if (!json_is_object(obj))
+		return input_fail(err, "invalid_field", prefix[0] ? prefix : "body", "expected a node object");
+	json_object_foreach(obj, key, value) {
+		int r = 0;
+
+		snprintf(path, sizeof(path), "%s%s%.40s", prefix, prefix[0] ? "." : "", key);
+		if (strcmp(key, "address") == 0) {
+			uint64_t v;
+
+			if (!create)
+				return input_fail(err, "invalid_field", path, "is read-only (delete and register the "
+						  "node again to change it)");
+			r = parse_id(value, path, MESH_UNICAST_MIN, MESH_UNICAST_MAX, &v, err);
+			if (r == 0) {
+				node->address = (uint16_t)v;
+				have_address = true;
+			}
+		} else if (strcmp(key, "uuid") == 0) {
+			if (json_is_null(value))
+				node->has_uuid = false;
+			else if (!json_is_string(value) || parse_uuid(json_string_value(value), node->uuid) < 0)
+				r = input_fail(err, "invalid_field", path, "expected 32 hex digits (dashes allowed in "
+					       "the 8-4-4-4-12 form) or null");
+			else
+				node->has_uuid = true;
+		} else if (strcmp(key, "name") == 0) {
+			const char *s = json_is_string(value) ? json_string_value(value) : "";
+
+			if (!json_is_string(value) && !json_is_null(value))
+				r = input_fail(err, "invalid_field", path, "expected a string or null");
+			else if (strlen(s) > NODE_NAME_MAX)
+				r = input_fail(err, "invalid_field", path, "longer than %d bytes", NODE_NAME_MAX);
+			else if (strpbrk(s, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
+					    "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"))
+				r = input_fail(err, "invalid_field", path, "contains a control character");
+			else
+				snprintf(node->name, sizeof(node->name), "%s", s);
+		} else if (strcmp(key, "company_id") == 0) {
+			r = set_optional_id(value, path, &node->company_id, err);
+		} else if (strcmp(key, "product_id") == 0) {
+			r = set_optional_id(value, path, &node->product_id, err);
+		} else if (strcmp(key, "version_id") == 0) {
+			r = set_optional_id(value, path, &node->version_id, err);
+		} else if (strcmp(key, "firmware_id") == 0) {
+			const char *s = json_is_string(value) ? json_string_value(value) : NULL;
+			size_t n = s ? strlen(s) : 0;
+
+			if (json_is_null(value))
+				node->firmware_id_len = 0;
+			else if (!s || n % 2 || n < 2 * NODE_FWID_MIN || n > 2 * NODE_FWID_MAX ||
+				 hex_decode(s, n, node->firmware_id) < 0)
+				r = input_fail(err, "invalid_field", path, "expected %d to %d hex digits (company id "
+					       "and version information) or null", 2 * NODE_FWID_MIN,
+					       2 * NODE_FWID_MAX);
+			else
+				node->firmware_id_len = n / 2;
+		} else if (strcmp(key, "tags") == 0) {
+			size_t i;
+			json_t *tag;
+
+			if (!json_is_array(value))
+				return input_fail(err, "invalid_field", path, "expected an array of strings");
+			node->n_tags = 0;
+			json_array_foreach(value, i, tag) {
+				int t = json_is_string(tag) ? node_tag_add(node, json_string_value(tag)) : -EINVAL;
+
+				if (t == -E2BIG)
+					return input_fail(err, "invalid_field", path, "more than %d tags",
+							  NODE_TAGS_MAX);
+				if (t < 0)
+					return input_fail(err, "invalid_field", path, "element %zu: a tag is 1 to %d "
+							  "characters from A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
+			}
+		} else if (strcmp(key, "last_seen") == 0 || strcmp(key, "created_at") == 0 ||
+			   strcmp(key, "updated_at") == 0) {
+			r = input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
+		} else {
+			r = input_fail(err, "unknown_field", path, "unknown field (known: address, uuid, name, "
+				       "company_id, product_id, version_id, firmware_id, tags)");
+		}
+		if (r < 0)
+			return r;
+	}
+	if (create && !have_address)
+		return input_fail(err, "missing_field", prefix[0] ? prefix : "body",
+				  "'address' is required (the node's primary unicast address, 1..32767)");
+	return 0;
+}
+
+static int parse_body(const struct http_request *req, json_t **ret_json, struct http_response *res)
+{
+	char reason[256];
+
+	if (jsonbody_parse(req->body, req->body_len, ret_json, reason, sizeof(reason)) < 0) {
+		http_reply_error(res, 400, "invalid_json", "%s", reason);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int address_param(const struct http_request *req, uint16_t *ret, struct http_response *res)
+{
+	if (parse_unicast(req->params[0], ret) < 0) {
+		http_reply_error(res, 400, "invalid_address", "'%s' is not a unicast address: expected 1..32767 "
+				 "in decimal or 0x0001..0x7fff in hex", req->params[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct list_state {
+	json_t *nodes;
+	uint16_t last;
+	bool oom;
+};
+
+static int list_one(const struct node *node, void *userdata)
+{
+	struct list_state *st = userdata;
+
+	if (json_array_append_new(st->nodes, node_to_json(node)) < 0) {
+		st->oom = true;
+		return -ENOMEM;
+	}
+	st->last = node->address;
+	return 0;
+}
+
+static int query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max,
+		      uint64_t *value, bool *given, struct http_response *res)
+{
+	const char *text = http_query(req, name);
+
+	*given = text != NULL;
+	if (!text)
+		return 0;
+	if (parse_uint(text, min, max, value) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "%s='%s': expected an integer from %llu to %llu",
+				 name, text, (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void api_nodes_list(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct list_state st = { 0 };
+	struct node_filter filter;
+	uint64_t limit = NODES_LIST_DEFAULT, v;
+	const char *text;
+	uint16_t after = 0;
+	bool given, more;
+	json_t *json;
+	char cursor[8];
+	int r;
+
+	node_filter_init(&filter);
+	if (query_uint(req, "limit", 1, NODES_LIST_MAX, &limit, &given, res) < 0)
+		return;
+	if (query_uint(req, "company_id", 0, 0xffff, &v, &given, res) < 0)
+		return;
+	if (given)
+		filter.company_id = (int32_t)v;
+	if (query_uint(req, "product_id", 0, 0xffff, &v, &given, res) < 0)
+		return;
+	if (given)
+		filter.product_id = (int32_t)v;
+	text = http_query(req, "cursor");
+	if (text) {
+		/* The cursor is "n" + the last address returned, in hex; clients treat it as opaque. */
+		uint8_t raw[2];
+
+		if (strlen(text) != 5 || text[0] != 'n' || hex_decode(text + 1, 4, raw) < 0) {
+			http_reply_error(res, 400, "invalid_parameter", "cursor='%s' is not a cursor this server "
+					 "returned", text);
+			return;
+		}
+		after = (uint16_t)(raw[0] << 8 | raw[1]);
+	}
+	text = http_query(req, "firmware_id");
+	if (text) {
+		size_t n = strlen(text);
+
+		if (n % 2 || n < 2 * NODE_FWID_MIN || n > 2 * NODE_FWID_MAX ||
+		    hex_decode(text, n, filter.firmware_id) < 0) {
+			http_reply_error(res, 400, "invalid_parameter", "firmware_id='%s': expected %d to %d hex "
+					 "digits", text, 2 * NODE_FWID_MIN, 2 * NODE_FWID_MAX);
+			return;
+		}
+		filter.firmware_id_len = n / 2;
+	}
+	filter.tag = http_query(req, "tag");
+	if (filter.tag && !node_tag_valid(filter.tag)) {
+		http_reply_error(res, 400, "invalid_parameter", "tag='%s': a tag is 1 to %d characters from "
+				 "A-Z a-z 0-9 _ . : -", filter.tag, NODE_TAG_MAX);
+		return;
+	}
+	st.nodes = json_array();
+	if (!st.nodes) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return;
+	}
+	r = nodes_list(api->db, &filter, after, (unsigned)limit, list_one, &st, &more);
+	if (r < 0) {
+		json_decref(st.nodes);
+		if (st.oom)
+			http_reply_error(res, 500, "internal_error", "out of memory");
+		else
+			api_reply_db_error(res, r);
+		return;
+	}
+	snprintf(cursor, sizeof(cursor), "n%04x", st.last);
+	json = json_pack("{s:o,s:o}", "nodes", st.nodes, "next_cursor", more ? json_string(cursor) : json_null());
+	http_reply_json(res, 200, json);
+}
+
+/* Finds the first repeated address or UUID inside a batch. Returns its index or -1. */
+static long batch_duplicate(const struct node *nodes, size_t n, const char **ret_what)
+{
+	uint8_t *seen = calloc(MESH_UNICAST_MAX + 1, 1);
+	long found = -1;
+
+	if (!seen)
+		return -1;
+	for (size_t i = 0; i < n && found < 0; i++) {
+		if (seen[nodes[i].address]++) {
+			*ret_what = "address";
+			found = (long)i;
+		}
+		for (size_t j = 0; j < i && found < 0 && nodes[i].has_uuid; j++) {
+			if (nodes[j].has_uuid && memcmp(nodes[i].uuid, nodes[j].uuid, 16) == 0) {
+				*ret_what = "uuid";
+				found = (long)i;
+			}
+		}
+	}
+	free(seen);
+	return found;
+}
+
+static void reply_conflict(struct api *api, const struct node *node, const char *path, struct http_response *res)
+{
+	struct node existing;
+
+	if (nodes_get(api->db, node->address, &existing) == 0)
+		http_reply_error(res, 409, "conflict", "%s: a node with address 0x%04x already exists", path,
+				 node->address);
+	else
+		http_reply_error(res, 409, "conflict", "%s: another node already has this uuid", path);
+}
+
+void api_nodes_create(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct input_error err = { 0 };
+	struct node *nodes = NULL;
+	const char *what = NULL;
+	size_t n, conflict = 0;
+	json_t *json, *out;
+	bool batch;
+	long dup;
+	int r;
+
+	if (parse_body(req, &json, res) < 0)
+		return;
+	batch = json_is_array(json);
+	n = batch ? json_array_size(json) : 1;
+	if (batch && (n == 0 || n > NODES_LIST_MAX)) {
+		http_reply_error(res, 400, "invalid_field", "body: expected 1 to %d nodes, got %zu", NODES_LIST_MAX, n);
+		goto out;
+	}
+	nodes = calloc(n, sizeof(*nodes));
+	if (!nodes) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char prefix[16] = "";
+
+		if (batch)
+			snprintf(prefix, sizeof(prefix), "[%zu]", i);
+		node_init(&nodes[i], 0);
+		if (node_apply_json(batch ? json_array_get(json, i) : json, prefix, true, &nodes[i], &err) < 0) {
+			http_reply_error(res, 400, err.code, "%s", err.message);
+			goto out;
+		}
+	}
+	dup = batch_duplicate(nodes, n, &what);
+	if (dup >= 0) {
+		http_reply_error(res, 409, "conflict", "[%ld].%s: repeats an earlier node of the same request", dup,
+				 what);
+		goto out;
+	}
+	r = nodes_insert(api->db, nodes, n, &conflict);
+	if (r == -EEXIST) {
+		char path[24] = "body";
+
+		if (batch)
+			snprintf(path, sizeof(path), "[%zu]", conflict);
+		reply_conflict(api, &nodes[conflict], path, res);
+		goto out;
+	}
+	if (r < 0) {
+		api_reply_db_error(res, r);
+		goto out;
+	}
+	out = json_array();
+	for (size_t i = 0; out && i < n; i++)
+		json_array_append_new(out, node_to_json(&nodes[i]));
+	http_reply_json(res, 201, json_pack("{s:o}", "nodes", out));
+	if (!batch)
+		snprintf(res->location, sizeof(res->location), "/api/v1/nodes/%u", nodes[0].address);
+out:
+	free(nodes);
+	json_decref(json);
+}
+
+void api_node_get(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct node node;
+	uint16_t address;
+	int r;
+
+	if (address_param(req, &address, res) < 0)
+		return;
+	r = nodes_get(api->db, address, &node);
+	if (r == -ENOENT)
+		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
+	else if (r < 0)
+		api_reply_db_error(res, r);
+	else
+		http_reply_json(res, 200, node_to_json(&node));
+}
+
+void api_node_patch(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct input_error err = { 0 };
+	struct node node;
+	uint16_t address;
+	json_t *json;
+	int r;
+
+	if (address_param(req, &address, res) < 0)
+		return;
+	if (parse_body(req, &json, res) < 0)
+		return;
+	r = nodes_get(api->db, address, &node);
+	if (r == -ENOENT) {
+		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
+		goto out;
+	}
+	if (r < 0) {
+		api_reply_db_error(res, r);
+		goto out;
+	}
+	if (node_apply_json(json, "", false, &node, &err) < 0) {
+		http_reply_error(res, 400, err.code, "%s", err.message);
+		goto out;
+	}
+	if (json_object_size(json) > 0) {
+		r = nodes_update(api->db, &node);
+		if (r == -EEXIST) {
+			http_reply_error(res, 409, "conflict", "uuid: another node already has this uuid");
+			goto out;
+		}
+		if (r == -ENOENT) {
+			http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
+			goto out;
+		}
+		if (r < 0) {
+			api_reply_db_error(res, r);
+			goto out;
+		}
+	}
+	http_reply_json(res, 200, node_to_json(&node));
+out:
+	json_decref(json);
+}
+
+void api_node_delete(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	uint16_t address;
+	int r;
+
+	if (address_param(req, &address, res) < 0)
+		return;
+	r = nodes_delete(api->db, address);
+	if (r == -ENOENT)
+		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
+	else if (r < 0)
+		api_reply_db_error(res, r);
+	else
+		http_reply_text(res, 204, NULL, NULL, 0);
+}

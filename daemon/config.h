@@ -1,0 +1,51 @@
+/* config: meshfleetd's settings, from defaults, the INI file and the command line, in that order.
+ *
+ * Every key is in one table (config.c) with its section, type, range and whether SIGHUP can apply it; the file
+ * parser, the command-line options and the reload diff all go through that table. The keys are documented in
+ * docs/configuration.md and daemon/meshfleetd.conf.sample.
+ */
+#ifndef MESHFLEET_CONFIG_H
+#define MESHFLEET_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/meshfleet/meshfleetd.conf"
+#define CONFIG_MAX_LINE 1024
+#define CONFIG_MAX_BYTES (256 * 1024)
+
+struct config {
+	char state_dir[PATH_MAX];
+	int log_level;                  /* syslog priority */
+	char dongle[PATH_MAX];          /* none | auto | sim | sim:FILE | /dev/PATH */
+	char listen[128];               /* ADDR:PORT or [ADDR]:PORT */
+	char web_root[PATH_MAX];
+	uint32_t max_body_bytes;
+	uint32_t max_connections;
+	uint32_t max_connections_per_ip;
+	uint32_t connection_timeout_s;
+};
+
+/* The reason a value or file was refused, with "FILE:LINE: " in front when it came from a file. */
+struct config_error {
+	char message[PATH_MAX + 256];
+};
+
+void config_init(struct config *cfg);
+
+/* Sets one key from text, validated as the file would be. Returns 0, -ENOENT (no such key) or -EINVAL
+ * (bad value); @err says why. @cfg is untouched on failure. */
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+	       struct config_error *err);
+
+/* Reads @path over @cfg. All or nothing: on any error @cfg is untouched and @err names file, line and reason.
+ * Returns 0, -ENOENT/-EACCES/... (cannot open) or -EINVAL. */
+int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/* Calls @fn for every key whose value differs between @a and @b, with the values as text. */
+typedef void (*config_diff_fn)(const char *section, const char *key, const char *old_value,
+			       const char *new_value, bool reloadable, void *userdata);
+void config_diff(const struct config *a, const struct config *b, config_diff_fn fn, void *userdata);
+
+#endif

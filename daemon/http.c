@@ -1,0 +1,697 @@
+/* http: see http.h. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+struct http {
+	uv_loop_t *loop;                /* weak */
+	uv_poll_t poll;                 /* watches MHD's epoll fd */
+	uv_timer_t timer;               /* MHD's next timeout */
+	uv_timer_t grace;               /* bounds the wait for in-flight requests at shutdown */
+	int open_handles;
+	struct MHD_Daemon *mhd;         /* owned */
+	uint16_t port;
+	const struct http_route *routes;        /* weak */
+	size_t n_routes;
+	void *app;                      /* weak */
+	struct metrics *metrics;        /* weak */
+	uint32_t max_body;
+	unsigned in_flight;
+	bool shutting_down;
+	bool closing;
+	http_closed_fn closed_cb;
+	void *closed_userdata;
+};
+
+/* One request's state, from MHD's first call of the access handler to its completion callback. */
+struct request_ctx {
+	struct http *http;              /* weak */
+	const char *route_label;        /* weak: a route pattern or a literal */
+	const char *method_label;       /* static */
+	const struct http_route *route; /* weak; NULL until matched */
+	struct http_request req;
+	char *body;                     /* owned */
+	size_t body_len;
+	size_t body_cap;
+	bool too_large;
+	bool responded;
+	unsigned status;
+	uint64_t start_ns;
+};
+
+static void response_init(struct http_response *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->fd = -1;
+}
+
+static void response_clear(struct http_response *res)
+{
+	free(res->body);
+	if (res->fd >= 0)
+		close(res->fd);
+	response_init(res);
+}
+
+void http_reply_text(struct http_response *res, unsigned status, const char *content_type, char *text, size_t len)
+{
+	response_clear(res);
+	res->status = status;
+	res->content_type = content_type;
+	res->body = text;
+	res->body_len = len;
+}
+
+void http_reply_json(struct http_response *res, unsigned status, json_t *json)
+{
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+	json_decref(json);
+	if (!text) {
+		http_reply_error(res, 500, "internal_error", "out of memory while writing the response");
+		return;
+	}
+	http_reply_text(res, status, "application/json", text, strlen(text));
+}
+
+void http_reply_error(struct http_response *res, unsigned status, const char *code, const char *fmt, ...)
+{
+	static const char fallback[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}";
+	char message[512];
+	json_t *json;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	json = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+	json_decref(json);
+	if (!text) {
+		text = strdup(fallback);
+		status = 500;
+	}
+	http_reply_text(res, status, "application/json", text, text ? strlen(text) : 0);
+}
+
+const char *http_query(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+uint16_t http_port(const struct http *http)
+{
+	return http->port;
+}
+
+/* Matches @path against @pattern segment by segment, capturing "{name}" segments into @req->params. */
+static bool route_match(const char *pattern, const char *path, struct http_request *req)
+{
+	size_t n_params = 0;
+
+	while (*pattern == '/' && *path == '/') {
+		size_t plen, slen;
+
+		pattern++;
+		path++;
+		plen = strcspn(pattern, "/");
+		slen = strcspn(path, "/");
+		if (plen > 2 && pattern[0] == '{' && pattern[plen - 1] == '}') {
+			if (slen == 0 || slen >= HTTP_MAX_PARAM_LEN || n_params == HTTP_MAX_PARAMS)
+				return false;
+			memcpy(req->params[n_params], path, slen);
+			req->params[n_params][slen] = '\0';
+			n_params++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	if (*pattern != '\0' || *path != '\0')
+		return false;
+	req->n_params = n_params;
+	return true;
+}
+
+/* Finds the route for @method and @path. On a path that matches with another method, fills @allow. */
+static const struct http_route *route_find(struct http *h, const char *method, const char *path,
+					   struct http_request *req, char *allow, size_t allow_size)
+{
+	bool head = strcmp(method, "HEAD") == 0;
+	size_t used = 0;
+
+	allow[0] = '\0';
+	for (size_t i = 0; i < h->n_routes; i++) {
+		const struct http_route *r = &h->routes[i];
+
+		if (!route_match(r->pattern, path, req))
+			continue;
+		if (strcmp(r->method, method) == 0 || (head && strcmp(r->method, "GET") == 0))
+			return r;
+		if (!strstr(allow, r->method)) {
+			int n = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", r->method);
+
+			if (n > 0 && (size_t)n < allow_size - used)
+				used += (size_t)n;
+		}
+		if (strcmp(r->method, "GET") == 0 && !strstr(allow, "HEAD")) {
+			int n = snprintf(allow + used, allow_size - used, ", HEAD");
+
+			if (n > 0 && (size_t)n < allow_size - used)
+				used += (size_t)n;
+		}
+	}
+	return NULL;
+}
+
+struct query_check {
+	const struct http_route *route;
+	unsigned seen;                  /* bit i: query[i] given */
+	char bad_key[64];
+	const char *problem;            /* static; NULL when all is well */
+};
+
+static enum MHD_Result query_check_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *qc = cls;
+	const char *const *allowed = qc->route->query;
+	size_t i;
+
+	(void)kind;
+	for (i = 0; allowed && allowed[i]; i++)
+		if (strcmp(allowed[i], key) == 0)
+			break;
+	snprintf(qc->bad_key, sizeof(qc->bad_key), "%s", key);
+	if (!allowed || !allowed[i]) {
+		qc->problem = "unknown_parameter";
+		return MHD_NO;
+	}
+	if (!value || !*value) {
+		qc->problem = "needs_value";
+		return MHD_NO;
+	}
+	if (qc->seen & (1u << i)) {
+		qc->problem = "repeated";
+		return MHD_NO;
+	}
+	qc->seen |= 1u << i;
+	return MHD_YES;
+}
+
+static bool content_type_accepted(const struct http_route *route, const char *header)
+{
+	size_t n;
+
+	if (!header)
+		return false;
+	n = strcspn(header, "; \t");
+	for (const char *const *t = route->body_types; *t; t++)
+		if (strlen(*t) == n && strncasecmp(header, *t, n) == 0)
+			return true;
+	return false;
+}
+
+static bool method_has_body(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+/* Checks what can be checked before the body arrives. Returns true when it wrote a response. */
+static bool request_precheck(struct http *h, struct request_ctx *ctx, const char *url, const char *method,
+			     struct http_response *res)
+{
+	struct MHD_Connection *conn = ctx->req.conn;
+	struct query_check qc = { 0 };
+	const char *length;
+	char allow[64];
+
+	if (h->shutting_down) {
+		http_reply_error(res, 503, "shutting_down", "meshfleetd is shutting down; retry in a moment");
+		return true;
+	}
+	ctx->route = route_find(h, method, url, &ctx->req, allow, sizeof(allow));
+	if (!ctx->route) {
+		if (allow[0]) {
+			http_reply_error(res, 405, "method_not_allowed", "%s is not allowed on %s; allowed: %s",
+					 method, url, allow);
+			snprintf(res->allow, sizeof(res->allow), "%s", allow);
+		} else {
+			http_reply_error(res, 404, "not_found", "no such route: %s", url);
+		}
+		return true;
+	}
+	ctx->route_label = ctx->route->pattern;
+	qc.route = ctx->route;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_check_one, &qc);
+	if (qc.problem) {
+		if (strcmp(qc.problem, "unknown_parameter") == 0)
+			http_reply_error(res, 400, "unknown_parameter", "unknown query parameter '%s' for %s",
+					 qc.bad_key, ctx->route->pattern);
+		else
+			http_reply_error(res, 400, "invalid_parameter", "query parameter '%s' %s", qc.bad_key,
+					 strcmp(qc.problem, "repeated") == 0 ? "is given more than once" :
+					 "needs a value");
+		return true;
+	}
+	if (!ctx->route->body_types || !method_has_body(method))
+		return false;
+	length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length) {
+		uint64_t n;
+
+		if (parse_uint(length, 0, UINT64_MAX, &n) == 0 && n > h->max_body) {
+			http_reply_error(res, 413, "payload_too_large", "request body of %llu bytes is over the limit "
+					 "of %u bytes (http.max_body_bytes)", (unsigned long long)n, h->max_body);
+			return true;
+		}
+	}
+	if (!content_type_accepted(ctx->route,
+				   MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		http_reply_error(res, 415, "unsupported_media_type", "%s %s needs Content-Type: %s", method,
+				 ctx->route->pattern, ctx->route->body_types[0]);
+		return true;
+	}
+	return false;
+}
+
+static void body_append(struct http *h, struct request_ctx *ctx, const char *data, size_t len)
+{
+	size_t cap;
+	char *p;
+
+	if (ctx->too_large || !ctx->route || !ctx->route->body_types)
+		return;
+	if (len > h->max_body - ctx->body_len) {
+		ctx->too_large = true;
+		free(ctx->body);
+		ctx->body = NULL;
+		ctx->body_len = ctx->body_cap = 0;
+		return;
+	}
+	if (ctx->body_len + len + 1 > ctx->body_cap) {
+		cap = ctx->body_cap ? ctx->body_cap : 1024;
+		while (cap < ctx->body_len + len + 1)
+			cap *= 2;
+		p = realloc(ctx->body, cap);
+		if (!p) {
+			ctx->too_large = true;
+			return;
+		}
+		ctx->body = p;
+		ctx->body_cap = cap;
+	}
+	memcpy(ctx->body + ctx->body_len, data, len);
+	ctx->body_len += len;
+	ctx->body[ctx->body_len] = '\0';
+}
+
+static enum MHD_Result add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+	return MHD_add_response_header(r, name, value);
+}
+
+static enum MHD_Result request_respond(struct http *h, struct request_ctx *ctx, struct http_response *res)
+{
+	unsigned status = res->status ? res->status : 500;
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+
+	if (res->fd >= 0) {
+		r = MHD_create_response_from_fd64(res->fd_size, res->fd);
+		if (r)
+			res->fd = -1;   /* MHD closes it */
+	} else if (res->body) {
+		r = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
+		if (r)
+			res->body = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!r) {
+		response_clear(res);
+		log_err("http: cannot create a response: out of memory");
+		return MHD_NO;
+	}
+	ok = MHD_YES;
+	if (res->content_type)
+		ok &= add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+	ok &= add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, res->cache_control ? res->cache_control : "no-store");
+	ok &= add_header(r, "X-Content-Type-Options", "nosniff");
+	if (res->location[0])
+		ok &= add_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
+	if (res->allow[0])
+		ok &= add_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+	if (h->shutting_down)
+		ok &= add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (ok == MHD_YES)
+		ok = MHD_queue_response(ctx->req.conn, status, r);
+	MHD_destroy_response(r);
+	response_clear(res);
+	if (ok == MHD_YES) {
+		ctx->responded = true;
+		ctx->status = status;
+	}
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct http *h = cls;
+	struct request_ctx *ctx = *con_cls;
+	struct http_response res;
+
+	(void)version;
+	response_init(&res);
+	if (!ctx) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		ctx->http = h;
+		ctx->start_ns = uv_hrtime();
+		ctx->route_label = "unmatched";
+		ctx->method_label = metrics_method_label(method);
+		ctx->req.conn = conn;
+		ctx->req.method = method;
+		ctx->req.path = url;
+		*con_cls = ctx;
+		h->in_flight++;
+		if (request_precheck(h, ctx, url, method, &res))
+			return request_respond(h, ctx, &res);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		body_append(h, ctx, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (ctx->responded)
+		return MHD_YES;
+	if (ctx->too_large) {
+		http_reply_error(&res, 413, "payload_too_large", "request body is over the limit of %u bytes "
+				 "(http.max_body_bytes)", h->max_body);
+	} else {
+		ctx->req.body = ctx->body;
+		ctx->req.body_len = ctx->body_len;
+		res.status = 500;
+		ctx->route->handler(h->app, &ctx->req, &res);
+	}
+	return request_respond(h, ctx, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	struct request_ctx *ctx = *con_cls;
+
+	(void)conn;
+	if (!ctx)
+		return;
+	/* 499, as nginx counts it: the client went away (or timed out) before a response was queued. */
+	metrics_observe_request(h->metrics, ctx->route_label, ctx->method_label,
+				ctx->responded ? ctx->status : 499, (double)(uv_hrtime() - ctx->start_ns) / 1e9);
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+		log_debug("http: %s %s ended early (MHD reason %d)", ctx->method_label, ctx->route_label, (int)toe);
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+	h->in_flight--;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_info("http: %s", line);
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+	struct http *h = handle->data;
+
+	if (--h->open_handles == 0 && h->closed_cb)
+		h->closed_cb(h, h->closed_userdata);
+}
+
+static void http_close(struct http *h)
+{
+	if (h->closing)
+		return;
+	h->closing = true;
+	/* Stop watching the epoll fd before MHD closes it. */
+	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+	MHD_stop_daemon(h->mhd);
+	h->mhd = NULL;
+	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&h->grace, on_handle_closed);
+}
+
+static void on_timer(uv_timer_t *timer);
+
+/* Lets MHD do its work, then re-arms the timer for its next deadline. */
+static void http_run(struct http *h)
+{
+	MHD_UNSIGNED_LONG_LONG timeout;
+
+	if (h->closing)
+		return;
+	MHD_run(h->mhd);
+	if (h->shutting_down && h->in_flight == 0) {
+		http_close(h);
+		return;
+	}
+	if (MHD_get_timeout(h->mhd, &timeout) == MHD_YES)
+		uv_timer_start(&h->timer, on_timer, (uint64_t)timeout, 0);
+	else
+		uv_timer_stop(&h->timer);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+	http_run(timer->data);
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+	(void)status;
+	(void)events;
+	http_run(poll->data);
+}
+
+static void on_grace_expired(uv_timer_t *timer)
+{
+	struct http *h = timer->data;
+
+	log_warning("http: %u request(s) still in flight after %d ms, closing them", h->in_flight,
+		    HTTP_SHUTDOWN_GRACE_MS);
+	http_close(h);
+}
+
+void http_shutdown(struct http *h, http_closed_fn closed_cb, void *userdata)
+{
+	MHD_socket listener;
+
+	h->closed_cb = closed_cb;
+	h->closed_userdata = userdata;
+	if (h->shutting_down)
+		return;
+	h->shutting_down = true;
+	listener = MHD_quiesce_daemon(h->mhd);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
+	if (h->in_flight == 0) {
+		http_close(h);
+		return;
+	}
+	log_info("http: waiting for %u request(s) in flight", h->in_flight);
+	uv_timer_start(&h->grace, on_grace_expired, HTTP_SHUTDOWN_GRACE_MS, 0);
+	http_run(h);
+}
+
+/* Splits "host:port" or "[v6]:port" and binds a non-blocking listening socket. */
+static int open_listener(const char *listen_spec, int *ret_fd, uint16_t *ret_port, bool *ret_v6,
+			 char *errbuf, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct sockaddr_storage bound;
+	socklen_t bound_len = sizeof(bound);
+	struct addrinfo *ai = NULL;
+	char host[128], port[8];
+	const char *colon;
+	int fd = -1, one = 1, r, err;
+
+	if (listen_spec[0] == '[') {
+		const char *close_bracket = strchr(listen_spec, ']');
+
+		if (!close_bracket || close_bracket[1] != ':' ||
+		    (size_t)(close_bracket - listen_spec - 1) >= sizeof(host))
+			goto bad_spec;
+		snprintf(host, sizeof(host), "%.*s", (int)(close_bracket - listen_spec - 1), listen_spec + 1);
+		colon = close_bracket + 1;
+	} else {
+		colon = strrchr(listen_spec, ':');
+		if (!colon || (size_t)(colon - listen_spec) >= sizeof(host))
+			goto bad_spec;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_spec), listen_spec);
+	}
+	if (snprintf(port, sizeof(port), "%s", colon + 1) >= (int)sizeof(port))
+		goto bad_spec;
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r != 0) {
+		snprintf(errbuf, errlen, "cannot listen on %s: '%s' is not an address of this machine (%s)",
+			 listen_spec, host, gai_strerror(r));
+		return -EADDRNOTAVAIL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto sys_fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0)
+		goto sys_fail;
+	*ret_v6 = ai->ai_family == AF_INET6;
+	*ret_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port :
+			  ((struct sockaddr_in *)&bound)->sin_port);
+	*ret_fd = fd;
+	freeaddrinfo(ai);
+	return 0;
+sys_fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	switch (err) {
+	case EADDRINUSE:
+		snprintf(errbuf, errlen, "cannot listen on %s: the address is already in use — another meshfleetd "
+			 "or another program listens there (`ss -ltnp` shows which); stop it or choose another "
+			 "address with --listen or http.listen", listen_spec);
+		break;
+	case EACCES:
+		snprintf(errbuf, errlen, "cannot listen on %s: permission denied — ports below 1024 need "
+			 "CAP_NET_BIND_SERVICE; choose a port above 1023", listen_spec);
+		break;
+	case EADDRNOTAVAIL:
+		snprintf(errbuf, errlen, "cannot listen on %s: that address is not configured on this machine "
+			 "(`ip addr` lists them); use 127.0.0.1 or 0.0.0.0", listen_spec);
+		break;
+	default:
+		snprintf(errbuf, errlen, "cannot listen on %s: %s", listen_spec, strerror(err));
+		break;
+	}
+	return -err;
+bad_spec:
+	snprintf(errbuf, errlen, "cannot listen on '%s': expected ADDRESS:PORT such as 127.0.0.1:8080 or "
+		 "[::1]:8080", listen_spec);
+	return -EINVAL;
+}
+
+int http_new(uv_loop_t *loop, const struct http_options *options, const struct http_route *routes,
+	     size_t n_routes, void *app, struct metrics *metrics, struct http **ret_http,
+	     char *errbuf, size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct http *h;
+	bool v6 = false;
+	int fd = -1, r;
+
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	h->loop = loop;
+	h->routes = routes;
+	h->n_routes = n_routes;
+	h->app = app;
+	h->metrics = metrics;
+	h->max_body = options->max_body_bytes;
+	r = open_listener(options->listen, &fd, &h->port, &v6, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+				  (v6 ? MHD_USE_IPv6 : 0),
+				  0, NULL, NULL, on_request, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)options->max_connections,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)options->max_connections_per_ip,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)options->connection_timeout_s,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+				  MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		snprintf(errbuf, errlen, "cannot start the HTTP server on %s (libmicrohttpd refused its options; "
+			 "see the lines above)", options->listen);
+		r = -EIO;
+		goto fail;
+	}
+	fd = -1;        /* MHD owns it now */
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		snprintf(errbuf, errlen, "libmicrohttpd has no epoll descriptor");
+		r = -EIO;
+		goto fail;
+	}
+	r = uv_poll_init(loop, &h->poll, info->epoll_fd);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "cannot watch the HTTP server: %s", uv_strerror(r));
+		goto fail;
+	}
+	h->poll.data = h;
+	h->open_handles++;
+	uv_timer_init(loop, &h->timer);
+	h->timer.data = h;
+	h->open_handles++;
+	uv_timer_init(loop, &h->grace);
+	h->grace.data = h;
+	h->open_handles++;
+	uv_poll_start(&h->poll, UV_READABLE, on_poll);
+	http_run(h);
+	*ret_http = h;
+	return 0;
+fail:
+	/* Nothing failed after the first libuv handle was initialised, so there is no handle to close here. */
+	if (fd >= 0)
+		close(fd);
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	free(h);
+	return r;
+}
+
+struct http *http_free(struct http *h)
+{
+	if (!h)
+		return NULL;
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	free(h);
+	return NULL;
+}

@@ -1,0 +1,383 @@
+/* meshfleetd: options, configuration, wiring of the modules on one libuv loop, signals.
+ *
+ * Start-up order: configuration → state directory lock → database → HTTP listener. Shutdown runs the other way:
+ * SIGTERM/SIGINT stop the listener, in-flight requests finish, the loop runs dry, the database closes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#define MAX_OVERRIDES 16
+
+/* A setting given on the command line; it wins over the file, also after SIGHUP. */
+struct override {
+	const char *section;
+	const char *key;
+	const char *value;      /* borrowed from argv */
+};
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	struct config config;
+	const char *config_path;        /* NULL: no file */
+	struct override overrides[MAX_OVERRIDES];
+	size_t n_overrides;
+	int lock_fd;
+	struct db *db;
+	struct metrics *metrics;
+	struct http *http;
+	struct api api;
+	bool loop_ready;
+	bool stopping;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: meshfleetd [OPTION]...\n"
+		"Bluetooth Mesh fleet firmware-update daemon: REST API, database and dongle driver.\n\n"
+		"  -c, --config FILE       configuration file (default " CONFIG_DEFAULT_PATH ", if present)\n"
+		"  -s, --state-dir DIR     database and runtime state (default " LOCALSTATEDIR "/lib/meshfleet)\n"
+		"  -l, --listen ADDR:PORT  HTTP listener (default 127.0.0.1:8080; port 0 picks a free one)\n"
+		"  -d, --dongle SPEC       none, auto, sim, sim:SCENARIO.json or a device path\n"
+		"  -w, --web-root DIR      dashboard files (default " PKGDATADIR "/web)\n"
+		"  -L, --log-level LEVEL   err, warning, notice, info or debug (default info)\n"
+		"      --list-routes       print the HTTP routes and exit\n"
+		"  -V, --version           print the version and exit\n"
+		"  -h, --help              print this help and exit\n\n"
+		"Settings are described in docs/configuration.md; options override the file.\n");
+}
+
+static int apply_overrides(struct daemon *d, struct config *cfg)
+{
+	struct config_error err;
+
+	for (size_t i = 0; i < d->n_overrides; i++) {
+		const struct override *o = &d->overrides[i];
+
+		if (config_set(cfg, o->section, o->key, o->value, &err) < 0) {
+			log_err("option --%s: %s", o->key, err.message);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Defaults, then the file (if any), then the command line. */
+static int config_build(struct daemon *d, struct config *cfg)
+{
+	struct config_error err;
+
+	config_init(cfg);
+	if (d->config_path && config_load(cfg, d->config_path, &err) < 0) {
+		log_err("%s", err.message);
+		return -EINVAL;
+	}
+	return apply_overrides(d, cfg);
+}
+
+static void on_reload_diff(const char *section, const char *key, const char *old_value, const char *new_value,
+			   bool reloadable, void *userdata)
+{
+	(void)userdata;
+	if (reloadable)
+		log_notice("reload: %s.%s is now '%s' (was '%s')", section, key, new_value, old_value);
+	else
+		log_notice("reload: %s.%s changed from '%s' to '%s': ignored until restart", section, key,
+			   old_value, new_value);
+}
+
+static void reload(struct daemon *d)
+{
+	struct config next;
+
+	if (!d->config_path) {
+		log_notice("reload: no configuration file in use, nothing to reload");
+		return;
+	}
+	if (config_build(d, &next) < 0) {
+		log_err("reload: keeping the running configuration");
+		return;
+	}
+	config_diff(&d->config, &next, on_reload_diff, d);
+	log_set_level(next.log_level);
+	/* Keys that need a restart keep their running values, so a later diff still reports them. */
+	d->config.log_level = next.log_level;
+	log_info("reload: done");
+}
+
+static void on_close_signal(uv_handle_t *handle)
+{
+	(void)handle;
+}
+
+static void on_http_closed(struct http *http, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)http;
+	uv_close((uv_handle_t *)&d->sig_term, on_close_signal);
+	uv_close((uv_handle_t *)&d->sig_int, on_close_signal);
+	uv_close((uv_handle_t *)&d->sig_hup, on_close_signal);
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+	struct daemon *d = handle->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reloading %s", d->config_path ? d->config_path : "(no file)");
+		reload(d);
+		return;
+	}
+	if (d->stopping) {
+		log_notice("%s again: already stopping", strsignal(signum));
+		return;
+	}
+	d->stopping = true;
+	log_info("%s: stopping", strsignal(signum));
+	http_shutdown(d->http, on_http_closed, d);
+}
+
+/* Keeps two daemons off one state directory (and one database). The lock lives as long as the process. */
+static int lock_state_dir(struct daemon *d)
+{
+	char path[PATH_MAX], pid[32], held[32] = "";
+	ssize_t n;
+	int r;
+
+	r = mkdir_if_missing(d->config.state_dir, 0700);
+	if (r < 0) {
+		log_err("cannot create state directory '%s': %s: create it or choose another with --state-dir",
+			d->config.state_dir, strerror(-r));
+		return r;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/meshfleetd.lock", d->config.state_dir) >= sizeof(path)) {
+		log_err("state directory path is too long: '%s'", d->config.state_dir);
+		return -ENAMETOOLONG;
+	}
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0) {
+		r = -errno;
+		log_err("cannot open '%s': %s: is the state directory writable by this user?", path, strerror(-r));
+		return r;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		n = pread(d->lock_fd, held, sizeof(held) - 1, 0);
+		held[n > 0 ? n : 0] = '\0';
+		held[strcspn(held, "\n")] = '\0';
+		log_err("state directory '%s' is in use by another meshfleetd (pid %s): stop it first, or give this "
+			"one its own --state-dir", d->config.state_dir, held[0] ? held : "unknown");
+		return r == -EWOULDBLOCK ? -EBUSY : r;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, pid, (size_t)n, 0) != n)
+		log_warning("cannot write the pid into '%s': %s, ignoring", path, strerror(errno));
+	return 0;
+}
+
+/* STATE_DIR/http.port tells scripts and tests which port a "--listen ...:0" daemon got. */
+static void write_port_file(struct daemon *d)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[16];
+	int fd, n = snprintf(text, sizeof(text), "%u\n", http_port(d->http));
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/http.port", d->config.state_dir) >= sizeof(path))
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+		log_warning("cannot write '%s': %s, ignoring", path, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+	}
+}
+
+static int start(struct daemon *d)
+{
+	struct http_options http_options = {
+		.listen = d->config.listen,
+		.max_body_bytes = d->config.max_body_bytes,
+		.max_connections = d->config.max_connections,
+		.max_connections_per_ip = d->config.max_connections_per_ip,
+		.connection_timeout_s = d->config.connection_timeout_s,
+	};
+	char path[PATH_MAX], errbuf[PATH_MAX + 256];
+	int r;
+
+	r = lock_state_dir(d);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(path, sizeof(path), "%s/" DB_FILE_NAME, d->config.state_dir) >= sizeof(path)) {
+		log_err("state directory path is too long: '%s'", d->config.state_dir);
+		return -ENAMETOOLONG;
+	}
+	r = db_open(path, &d->db, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("%s", errbuf);
+		return r;
+	}
+	log_info("database %s at schema version %d", path, db_schema_version(d->db));
+	d->metrics = metrics_new();
+	if (!d->metrics) {
+		log_err("out of memory");
+		return -ENOMEM;
+	}
+	r = uv_loop_init(&d->loop);
+	if (r < 0) {
+		log_err("cannot create the event loop: %s", uv_strerror(r));
+		return r;
+	}
+	d->loop_ready = true;
+	d->api = (struct api){
+		.loop = &d->loop,
+		.db = d->db,
+		.metrics = d->metrics,
+		.started_ms = uv_now(&d->loop),
+		.web_root = d->config.web_root,
+		.dongle = d->config.dongle,
+	};
+	r = http_new(&d->loop, &http_options, api_routes, api_n_routes, &d->api, d->metrics, &d->http,
+		     errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("%s", errbuf);
+		return r;
+	}
+	uv_signal_init(&d->loop, &d->sig_term);
+	uv_signal_init(&d->loop, &d->sig_int);
+	uv_signal_init(&d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	write_port_file(d);
+	log_info("meshfleetd %s listening on http://%.*s:%u/ (state %s, dongle %s)", PACKAGE_VERSION,
+		 (int)(strrchr(d->config.listen, ':') - d->config.listen), d->config.listen, http_port(d->http),
+		 d->config.state_dir, d->config.dongle);
+	return 0;
+}
+
+static int add_override(struct daemon *d, const char *section, const char *key, const char *value)
+{
+	struct config_error err;
+	struct config probe;
+
+	/* Check now, so a bad option is a usage error before anything starts. */
+	config_init(&probe);
+	if (config_set(&probe, section, key, value, &err) < 0) {
+		fprintf(stderr, "meshfleetd: %s\n", err.message);
+		return -EINVAL;
+	}
+	if (d->n_overrides == MAX_OVERRIDES)
+		return -E2BIG;
+	d->overrides[d->n_overrides++] = (struct override){ section, key, value };
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_LIST_ROUTES = 0x100 };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "dongle", required_argument, NULL, 'd' },
+		{ "web-root", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "list-routes", no_argument, NULL, OPT_LIST_ROUTES },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .lock_fd = -1 };
+	int c, r = 0, status = 1;
+
+	while ((c = getopt_long(argc, argv, "c:s:l:d:w:L:Vh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 's':
+			r = add_override(&d, "daemon", "state_dir", optarg);
+			break;
+		case 'l':
+			r = add_override(&d, "http", "listen", optarg);
+			break;
+		case 'd':
+			r = add_override(&d, "daemon", "dongle", optarg);
+			break;
+		case 'w':
+			r = add_override(&d, "http", "web_root", optarg);
+			break;
+		case 'L':
+			r = add_override(&d, "daemon", "log_level", optarg);
+			break;
+		case OPT_LIST_ROUTES:
+			for (size_t i = 0; i < api_n_routes; i++)
+				printf("%s %s\n", api_routes[i].method, api_routes[i].pattern);
+			return 0;
+		case 'V':
+			printf("meshfleetd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (c != 'c' && r < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "meshfleetd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!d.config_path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+		d.config_path = CONFIG_DEFAULT_PATH;
+	if (config_build(&d, &d.config) < 0)
+		return 1;
+	log_set_level(d.config.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (start(&d) == 0) {
+		/* Runs until the signal handler has closed the listener and the signal handles. */
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		status = 0;
+	}
+	d.http = http_free(d.http);
+	d.db = db_free(d.db);
+	d.metrics = metrics_free(d.metrics);
+	if (d.loop_ready) {
+		r = uv_loop_close(&d.loop);
+		if (r != 0) {
+			log_err("event loop closed with handles still open (%s): this is a bug", uv_strerror(r));
+			status = 1;
+		}
+	}
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	if (status == 0)
+		log_info("stopped");
+	return status;
+}

@@ -1,0 +1,75 @@
+/* nodes: the mesh nodes the daemon knows, as records in the database.
+ *
+ * A node is identified by its primary element's unicast address. Its firmware ID is the Mesh DFU FWID: a company
+ * id (2 bytes, little endian) followed by up to 106 bytes of version information. Tags group nodes for filters
+ * and campaigns. Only the loop thread calls these functions.
+ */
+#ifndef MESHFLEET_NODES_H
+#define MESHFLEET_NODES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+#define NODE_NAME_MAX 64        /* bytes of UTF-8 */
+#define NODE_FWID_MIN 2
+#define NODE_FWID_MAX 108
+#define NODE_TAGS_MAX 16
+#define NODE_TAG_MAX 32
+#define NODE_ID_UNKNOWN (-1)    /* for company, product and version ids not known yet */
+#define NODES_LIST_MAX 1000
+
+struct node {
+	uint16_t address;
+	bool has_uuid;
+	uint8_t uuid[16];
+	char name[NODE_NAME_MAX + 1];
+	int32_t company_id;     /* 0..65535 or NODE_ID_UNKNOWN */
+	int32_t product_id;
+	int32_t version_id;
+	size_t firmware_id_len; /* 0 when unknown */
+	uint8_t firmware_id[NODE_FWID_MAX];
+	size_t n_tags;
+	char tags[NODE_TAGS_MAX][NODE_TAG_MAX + 1];     /* sorted, distinct */
+	int64_t last_seen;      /* ms since the epoch, 0 = never */
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+struct node_filter {
+	size_t firmware_id_len; /* 0 = any */
+	uint8_t firmware_id[NODE_FWID_MAX];
+	int32_t company_id;     /* NODE_ID_UNKNOWN = any */
+	int32_t product_id;
+	const char *tag;        /* borrowed; NULL = any */
+};
+
+void node_init(struct node *node, uint16_t address);
+void node_filter_init(struct node_filter *filter);
+
+/* A tag is 1..NODE_TAG_MAX characters from [A-Za-z0-9_.:-]. */
+bool node_tag_valid(const char *tag);
+/* Adds @tag to the node's sorted tag set (a repeat is a no-op). Returns 0, -EINVAL or -E2BIG. */
+int node_tag_add(struct node *node, const char *tag);
+
+/* Inserts @n nodes in one transaction, all or none. On -EEXIST (address or UUID already known, or repeated in
+ * the batch) *ret_conflict is the index of the first node that collides. Sets created_at and updated_at. */
+int nodes_insert(struct db *db, struct node *nodes, size_t n, size_t *ret_conflict);
+
+/* Returns 0, -ENOENT or a database error. */
+int nodes_get(struct db *db, uint16_t address, struct node *ret_node);
+/* Writes every field of @node but created_at (tags are replaced) and sets updated_at.
+ * Returns 0, -ENOENT, -EEXIST (UUID taken by another node) or a database error. */
+int nodes_update(struct db *db, struct node *node);
+int nodes_delete(struct db *db, uint16_t address);
+int nodes_count(struct db *db, uint64_t *ret_count);
+
+/* Calls @fn for up to @limit nodes with an address above @after that match @filter, in address order.
+ * *ret_more tells whether more matching nodes follow. A non-zero return from @fn stops the walk and is returned. */
+typedef int (*nodes_list_fn)(const struct node *node, void *userdata);
+int nodes_list(struct db *db, const struct node_filter *filter, uint16_t after, unsigned limit,
+	       nodes_list_fn fn, void *userdata, bool *ret_more);
+
+#endif

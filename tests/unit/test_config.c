@@ -1,0 +1,202 @@
+/* Unit tests for daemon/config.c: the INI parser, validation, all-or-nothing loads and the reload diff. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/mf-test-config-XXXXXX";
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Loads @text over defaults; returns the result and leaves the message in @err. */
+static int load(const char *text, struct config *cfg, struct config_error *err)
+{
+	config_init(cfg);
+	return config_load(cfg, write_file("t.conf", text), err);
+}
+
+static void test_valid(void)
+{
+	struct config cfg;
+	struct config_error err = { "" };
+
+	is_int(load("# comment\n; other comment\n\n[daemon]\nstate_dir = /srv/mf\nlog_level=debug\n"
+		    "dongle = sim:fleet.json\n[http]\n  listen =  [::1]:9000  \nmax_body_bytes = 0x10000\n"
+		    "web_root = \"/opt/web dir\"\nmax_connections_per_ip = 0\n", &cfg, &err), 0,
+	       "a full file loads");
+	is_str(err.message, "", "no message on success");
+	is_str(cfg.state_dir, "/srv/mf", "state_dir");
+	is_int(cfg.log_level, LOG_DEBUG, "log_level");
+	is_str(cfg.dongle, "sim:fleet.json", "dongle");
+	is_str(cfg.listen, "[::1]:9000", "listen, spaces trimmed");
+	is_int(cfg.max_body_bytes, 65536, "hex integer");
+	is_str(cfg.web_root, "/opt/web dir", "quoted value keeps inner spaces");
+	is_int(cfg.max_connections_per_ip, 0, "0 = no per-address limit");
+	is_int(cfg.max_connections, 64, "unset keys keep defaults");
+	is_int(load("", &cfg, &err), 0, "an empty file is valid");
+	is_int(load("[http]\r\nlisten = 0.0.0.0:80\r\n", &cfg, &err), 0, "CRLF line ends");
+	is_str(cfg.listen, "0.0.0.0:80", "CRLF value");
+}
+
+struct bad_case {
+	const char *text;
+	const char *message;
+};
+
+static void test_invalid(void)
+{
+	static const struct bad_case cases[] = {
+		{ "[daemon]\nfoo = 1\n", ":2: unknown key 'foo' in section [daemon]" },
+		{ "[nope]\n", ":1: unknown section [nope]" },
+		{ "log_level = info\n", ":1: key 'log_level' outside a section" },
+		{ "[daemon]\nlog_level\n", ":2: expected 'key = value'" },
+		{ "[daemon]\n= info\n", ":2: missing key name" },
+		{ "[daemon\n", ":1: malformed section header" },
+		{ "[daemon]\nlog_level = loud\n", ":2: bad value 'loud' for log_level" },
+		{ "[http]\nmax_connections = 0\n", "expected an integer from 1 to 4096" },
+		{ "[http]\nmax_connections = 4097\n", "expected an integer from 1 to 4096" },
+		{ "[http]\nmax_connections = ten\n", ":2: bad value 'ten' for max_connections" },
+		{ "[http]\nmax_connections = -1\n", "bad value '-1'" },
+		{ "[http]\nmax_body_bytes = 1023\n", "from 1024 to 67108864" },
+		{ "[http]\nlisten = 8080\n", "expected ADDRESS:PORT" },
+		{ "[http]\nlisten = 127.0.0.1:65536\n", "expected ADDRESS:PORT" },
+		{ "[http]\nlisten = ::1:80\n", "expected ADDRESS:PORT" },
+		{ "[http]\nlisten = [::1]80\n", "expected ADDRESS:PORT" },
+		{ "[daemon]\ndongle = usb\n", "bad value 'usb' for dongle" },
+		{ "[daemon]\ndongle = sim:\n", "bad value 'sim:' for dongle" },
+		{ "[daemon]\nstate_dir =\n", "empty value for state_dir" },
+		{ "[daemon]\nstate_dir = \"/x\n", "unterminated quoted value" },
+		{ "[daemon]\nlog_level = info\nlog_level = debug\n", ":3: duplicate key 'log_level'" },
+		{ "[http]\nlisten = [::1]:1\n[daemon]\n[http]\nlisten = [::1]:2\n", ":5: duplicate key 'listen'" },
+	};
+	struct config cfg, before;
+	struct config_error err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&before);
+		cfg = before;
+		is_int(config_load(&cfg, write_file("bad.conf", cases[i].text), &err), -EINVAL,
+		       "refused: %s", cases[i].message);
+		has_str(err.message, cases[i].message, "message for case %zu", i);
+		has_str(err.message, "bad.conf:", "message names the file (case %zu)", i);
+		ok(memcmp(&cfg, &before, sizeof(cfg)) == 0, "nothing applied (case %zu)", i);
+	}
+}
+
+static void test_file_errors(void)
+{
+	struct config cfg;
+	struct config_error err;
+	char big[CONFIG_MAX_LINE + 64];
+	char path[600];
+
+	config_init(&cfg);
+	snprintf(path, sizeof(path), "%s/missing.conf", dir);
+	is_int(config_load(&cfg, path, &err), -ENOENT, "missing file");
+	has_str(err.message, "missing.conf: cannot open: No such file", "missing file message");
+
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "[daemon]\nstate_dir = /", 22);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	is_int(load(big, &cfg, &err), -EINVAL, "over-long line refused");
+	has_str(err.message, ":2: line longer than", "over-long line message");
+
+	{
+		static const char nul_text[] = "[daemon]\nlog_level = info\0junk\n";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/nul.conf", dir);
+		f = fopen(path, "w");
+		fwrite(nul_text, 1, sizeof(nul_text) - 1, f);
+		fclose(f);
+		config_init(&cfg);
+		is_int(config_load(&cfg, path, &err), -EINVAL, "NUL byte refused");
+		has_str(err.message, ":2: NUL byte", "NUL byte message");
+	}
+}
+
+static void test_set(void)
+{
+	struct config cfg;
+	struct config_error err;
+
+	config_init(&cfg);
+	is_int(config_set(&cfg, "http", "listen", "127.0.0.1:0", &err), 0, "set listen");
+	is_str(cfg.listen, "127.0.0.1:0", "listen set");
+	is_int(config_set(&cfg, "http", "bogus", "1", &err), -ENOENT, "unknown key");
+	is_int(config_set(&cfg, "daemon", "log_level", "LOUD", &err), -EINVAL, "bad level");
+	is_int(cfg.log_level, LOG_INFO, "level untouched");
+}
+
+struct diff_seen {
+	char keys[8][64];
+	bool reloadable[8];
+	int n;
+};
+
+static void on_diff(const char *section, const char *key, const char *a, const char *b, bool reloadable,
+		    void *userdata)
+{
+	struct diff_seen *seen = userdata;
+
+	(void)a;
+	(void)b;
+	if (seen->n < 8) {
+		snprintf(seen->keys[seen->n], sizeof(seen->keys[0]), "%s.%s", section, key);
+		seen->reloadable[seen->n] = reloadable;
+		seen->n++;
+	}
+}
+
+static void test_diff(void)
+{
+	struct config a, b;
+	struct diff_seen seen = { 0 };
+
+	config_init(&a);
+	b = a;
+	config_diff(&a, &b, on_diff, &seen);
+	is_int(seen.n, 0, "no difference, no call");
+	b.log_level = LOG_DEBUG;
+	b.max_connections = 3;
+	config_diff(&a, &b, on_diff, &seen);
+	is_int(seen.n, 2, "two differences");
+	is_str(seen.keys[0], "daemon.log_level", "log_level differs");
+	ok(seen.reloadable[0], "log_level is reloadable");
+	is_str(seen.keys[1], "http.max_connections", "max_connections differs");
+	ok(!seen.reloadable[1], "max_connections needs a restart");
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_valid();
+	test_invalid();
+	test_file_errors();
+	test_set();
+	test_diff();
+	unlink(write_file("t.conf", ""));
+	unlink(write_file("bad.conf", ""));
+	unlink(write_file("nul.conf", ""));
+	rmdir(dir);
+	return done_testing();
+}
