@@ -236,13 +236,40 @@ static int parse_text(char *text, size_t len, struct config *cfg, struct config_
 	return 0;
 }
 
-int config_load(struct config *cfg, const char *path, struct config_error *err)
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len, struct config_error *err)
 {
 	struct config next = *cfg;
 	struct config_error inner;
-	size_t cap = CONFIG_MAX_BYTES, len;
 	unsigned line = 0;
+	char *copy;
+	int r;
+
+	if (len > CONFIG_MAX_BYTES) {
+		snprintf(err->message, sizeof(err->message), "%s: larger than %d bytes: is this the configuration "
+			 "file?", name, CONFIG_MAX_BYTES);
+		return -EFBIG;
+	}
+	/* The parser cuts lines in place. */
+	copy = malloc(len + 1);
+	if (!copy) {
+		snprintf(err->message, sizeof(err->message), "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	r = parse_text(copy, len, &next, &inner, &line);
+	free(copy);
+	if (r < 0) {
+		snprintf(err->message, sizeof(err->message), "%s:%u: %s", name, line, inner.message);
+		return r;
+	}
+	*cfg = next;
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, struct config_error *err)
+{
 	char *text;
+	size_t len;
 	FILE *f;
 	int r;
 
@@ -252,28 +279,22 @@ int config_load(struct config *cfg, const char *path, struct config_error *err)
 		snprintf(err->message, sizeof(err->message), "%s: cannot open: %s", path, strerror(-r));
 		return r;
 	}
-	text = malloc(cap + 1);
+	text = malloc(CONFIG_MAX_BYTES + 1);
 	if (!text) {
 		fclose(f);
 		snprintf(err->message, sizeof(err->message), "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	len = fread(text, 1, cap + 1, f);
-	r = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (r < 0)
-		snprintf(inner.message, sizeof(inner.message), "read error");
-	else if (len > cap)
-		r = fail(&inner, "file larger than %zu bytes: is this the configuration file?", cap);
-	else
-		r = parse_text(text, len, &next, &inner, &line);
-	free(text);
-	if (r < 0) {
-		snprintf(err->message, sizeof(err->message), "%s:%u: %s", path, line, inner.message);
-		return r;
+	len = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		snprintf(err->message, sizeof(err->message), "%s: read error", path);
+		r = -EIO;
+	} else {
+		r = config_parse(cfg, path, text, len, err);
 	}
-	*cfg = next;
-	return 0;
+	fclose(f);
+	free(text);
+	return r;
 }
 
 static void key_format(const struct config *cfg, const struct key *k, char *out, size_t size)

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/meshfleet/meshfleetd.conf"
@@ -38,6 +39,9 @@ void config_init(struct config *cfg);
  * (bad value); @err says why. @cfg is untouched on failure. */
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
 	       struct config_error *err);
+
+/* Parses @len bytes of @text (named @name in messages) over @cfg, all or nothing like config_load(). */
+int config_parse(struct config *cfg, const char *name, const char *text, size_t len, struct config_error *err);
 
 /* Reads @path over @cfg. All or nothing: on any error @cfg is untouched and @err names file, line and reason.
  * Returns 0, -ENOENT/-EACCES/... (cannot open) or -EINVAL. */

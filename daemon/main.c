@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "util.h"
 
 #define MAX_OVERRIDES 16
@@ -36,6 +37,7 @@ struct override {
 struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t watchdog;            /* pings systemd's watchdog while the loop turns */
 	struct config config;
 	const char *config_path;        /* NULL: no file */
 	struct override overrides[MAX_OVERRIDES];
@@ -137,6 +139,13 @@ static void on_http_closed(struct http *http, void *userdata)
 	uv_close((uv_handle_t *)&d->sig_term, on_close_signal);
 	uv_close((uv_handle_t *)&d->sig_int, on_close_signal);
 	uv_close((uv_handle_t *)&d->sig_hup, on_close_signal);
+	uv_close((uv_handle_t *)&d->watchdog, on_close_signal);
+}
+
+static void on_watchdog(uv_timer_t *timer)
+{
+	(void)timer;
+	notify_send("WATCHDOG=1");
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -154,6 +163,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 	}
 	d->stopping = true;
 	log_info("%s: stopping", strsignal(signum));
+	notify_send("STOPPING=1");
 	http_shutdown(d->http, on_http_closed, d);
 }
 
@@ -222,6 +232,7 @@ static int start(struct daemon *d)
 		.connection_timeout_s = d->config.connection_timeout_s,
 	};
 	char path[PATH_MAX], errbuf[PATH_MAX + 256];
+	uint64_t watchdog_ms;
 	int r;
 
 	r = lock_state_dir(d);
@@ -269,10 +280,17 @@ static int start(struct daemon *d)
 	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(&d->loop, &d->watchdog);
+	watchdog_ms = notify_watchdog_ms();
+	if (watchdog_ms)
+		uv_timer_start(&d->watchdog, on_watchdog, watchdog_ms / 2, watchdog_ms / 2);
 	write_port_file(d);
 	log_info("meshfleetd %s listening on http://%.*s:%u/ (state %s, dongle %s)", PACKAGE_VERSION,
 		 (int)(strrchr(d->config.listen, ':') - d->config.listen), d->config.listen, http_port(d->http),
 		 d->config.state_dir, d->config.dongle);
+	r = notify_send("READY=1");
+	if (r < 0)
+		log_warning("cannot notify systemd: %s, ignoring", strerror(-r));
 	return 0;
 }
 
