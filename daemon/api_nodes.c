@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define NODES_LIST_DEFAULT 100
+#define RESPONSE_MAX_BYTES (4u << 20)     /* 1000 nodes with every field at its longest fit */
 
 /* Why a body was refused: an error code of the API and a message that starts with the JSON path. */
 struct input_error {
@@ -32,46 +33,82 @@ static int input_fail(struct input_error *err, const char *code, const char *pat
 	return -EINVAL;
 }
 
-static json_t *optional_id(int32_t v)
+static void write_optional_id(struct strbuf *out, const char *key, int32_t v)
 {
-	return v == NODE_ID_UNKNOWN ? json_null() : json_integer(v);
+	if (v == NODE_ID_UNKNOWN)
+		strbuf_printf(out, ",\"%s\":null", key);
+	else
+		strbuf_printf(out, ",\"%s\":%d", key, (int)v);
 }
 
-static json_t *optional_time(int64_t ms)
+static void write_optional_time(struct strbuf *out, const char *key, int64_t ms)
 {
 	char text[21];
 
-	if (!ms)
-		return json_null();
+	if (!ms) {
+		strbuf_printf(out, ",\"%s\":null", key);
+		return;
+	}
 	time_format_rfc3339(ms, text);
-	return json_string(text);
+	strbuf_printf(out, ",\"%s\":\"%s\"", key, text);
 }
 
-/* Returns: new reference, or NULL when out of memory. */
-static json_t *node_to_json(const struct node *node)
+/* Writes @node as a JSON object. The API's node representation is defined here and nowhere else. Lists of
+ * thousands of nodes are written straight into the response buffer, without a JSON tree in between. */
+static void node_write_json(struct strbuf *out, const struct node *node)
 {
-	char uuid[33], fwid[2 * NODE_FWID_MAX + 1];
-	json_t *tags = json_array();
+	char hex[2 * NODE_FWID_MAX + 1];
 
-	for (size_t i = 0; tags && i < node->n_tags; i++)
-		if (json_array_append_new(tags, json_string(node->tags[i])) < 0)
-			break;
-	if (node->has_uuid)
-		hex_encode(node->uuid, sizeof(node->uuid), uuid);
-	if (node->firmware_id_len)
-		hex_encode(node->firmware_id, node->firmware_id_len, fwid);
-	return json_pack("{s:i,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-			 "address", node->address,
-			 "uuid", node->has_uuid ? json_string(uuid) : json_null(),
-			 "name", node->name,
-			 "company_id", optional_id(node->company_id),
-			 "product_id", optional_id(node->product_id),
-			 "version_id", optional_id(node->version_id),
-			 "firmware_id", node->firmware_id_len ? json_string(fwid) : json_null(),
-			 "tags", tags,
-			 "last_seen", optional_time(node->last_seen),
-			 "created_at", optional_time(node->created_at),
-			 "updated_at", optional_time(node->updated_at));
+	strbuf_printf(out, "{\"address\":%u,\"uuid\":", node->address);
+	if (node->has_uuid) {
+		hex_encode(node->uuid, sizeof(node->uuid), hex);
+		strbuf_printf(out, "\"%s\"", hex);
+	} else {
+		strbuf_append(out, "null", 4);
+	}
+	strbuf_append(out, ",\"name\":", 8);
+	strbuf_json_string(out, node->name);
+	write_optional_id(out, "company_id", node->company_id);
+	write_optional_id(out, "product_id", node->product_id);
+	write_optional_id(out, "version_id", node->version_id);
+	if (node->firmware_id_len) {
+		hex_encode(node->firmware_id, node->firmware_id_len, hex);
+		strbuf_printf(out, ",\"firmware_id\":\"%s\"", hex);
+	} else {
+		strbuf_append(out, ",\"firmware_id\":null", 19);
+	}
+	strbuf_append(out, ",\"tags\":[", 9);
+	for (size_t i = 0; i < node->n_tags; i++) {
+		if (i)
+			strbuf_append(out, ",", 1);
+		strbuf_json_string(out, node->tags[i]);
+	}
+	strbuf_append(out, "]", 1);
+	write_optional_time(out, "last_seen", node->last_seen);
+	write_optional_time(out, "created_at", node->created_at);
+	write_optional_time(out, "updated_at", node->updated_at);
+	strbuf_append(out, "}", 1);
+}
+
+/* Sends what @out holds (taking it over) as a JSON response. */
+static void reply_buffer(struct http_response *res, unsigned status, struct strbuf *out)
+{
+	size_t len;
+	char *text = strbuf_steal(out, &len);
+
+	if (!text)
+		http_reply_error(res, 500, "internal_error", "the response does not fit in memory");
+	else
+		http_reply_text(res, status, "application/json", text, len);
+}
+
+static void reply_node(struct http_response *res, unsigned status, const struct node *node)
+{
+	struct strbuf out;
+
+	strbuf_init(&out, RESPONSE_MAX_BYTES);
+	node_write_json(&out, node);
+	reply_buffer(res, status, &out);
 }
 
 /* A 16-bit id given as a JSON integer or as a "0x..." / decimal string. */
@@ -255,21 +292,20 @@ static int address_param(const struct http_request *req, uint16_t *ret, struct h
 }
 
 struct list_state {
-	json_t *nodes;
+	struct strbuf out;
 	uint16_t last;
-	bool oom;
+	unsigned n;
 };
 
 static int list_one(const struct node *node, void *userdata)
 {
 	struct list_state *st = userdata;
 
-	if (json_array_append_new(st->nodes, node_to_json(node)) < 0) {
-		st->oom = true;
-		return -ENOMEM;
-	}
+	if (st->n++)
+		strbuf_append(&st->out, ",", 1);
+	node_write_json(&st->out, node);
 	st->last = node->address;
-	return 0;
+	return st->out.failed ? -ENOMEM : 0;
 }
 
 static int query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max,
@@ -297,8 +333,6 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 	const char *text;
 	uint16_t after = 0;
 	bool given, more;
-	json_t *json;
-	char cursor[8];
 	int r;
 
 	node_filter_init(&filter);
@@ -342,23 +376,22 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 				 "A-Z a-z 0-9 _ . : -", filter.tag, NODE_TAG_MAX);
 		return;
 	}
-	st.nodes = json_array();
-	if (!st.nodes) {
-		http_reply_error(res, 500, "internal_error", "out of memory");
-		return;
-	}
+	strbuf_init(&st.out, RESPONSE_MAX_BYTES);
+	strbuf_append(&st.out, "{\"nodes\":[", 10);
 	r = nodes_list(api->db, &filter, after, (unsigned)limit, list_one, &st, &more);
 	if (r < 0) {
-		json_decref(st.nodes);
-		if (st.oom)
+		strbuf_done(&st.out);
+		if (r == -ENOMEM)
 			http_reply_error(res, 500, "internal_error", "out of memory");
 		else
 			api_reply_db_error(res, r);
 		return;
 	}
-	snprintf(cursor, sizeof(cursor), "n%04x", st.last);
-	json = json_pack("{s:o,s:o}", "nodes", st.nodes, "next_cursor", more ? json_string(cursor) : json_null());
-	http_reply_json(res, 200, json);
+	if (more)
+		strbuf_printf(&st.out, "],\"next_cursor\":\"n%04x\"}", st.last);
+	else
+		strbuf_append(&st.out, "],\"next_cursor\":null}", 21);
+	reply_buffer(res, 200, &st.out);
 }
 
 /* Finds the first repeated address or UUID inside a batch. Returns its index or -1. */
@@ -403,7 +436,8 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 	struct node *nodes = NULL;
 	const char *what = NULL;
 	size_t n, conflict = 0;
-	json_t *json, *out;
+	struct strbuf out;
+	json_t *json;
 	bool batch;
 	long dup;
 	int r;
@@ -451,10 +485,15 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 		api_reply_db_error(res, r);
 		goto out;
 	}
-	out = json_array();
-	for (size_t i = 0; out && i < n; i++)
-		json_array_append_new(out, node_to_json(&nodes[i]));
-	http_reply_json(res, 201, json_pack("{s:o}", "nodes", out));
+	strbuf_init(&out, RESPONSE_MAX_BYTES);
+	strbuf_append(&out, "{\"nodes\":[", 10);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strbuf_append(&out, ",", 1);
+		node_write_json(&out, &nodes[i]);
+	}
+	strbuf_append(&out, "]}", 2);
+	reply_buffer(res, 201, &out);
 	if (!batch)
 		snprintf(res->location, sizeof(res->location), "/api/v1/nodes/%u", nodes[0].address);
 out:
@@ -477,7 +516,7 @@ void api_node_get(void *app, const struct http_request *req, struct http_respons
 	else if (r < 0)
 		api_reply_db_error(res, r);
 	else
-		http_reply_json(res, 200, node_to_json(&node));
+		reply_node(res, 200, &node);
 }
 
 void api_node_patch(void *app, const struct http_request *req, struct http_response *res)
@@ -521,7 +560,7 @@ void api_node_patch(void *app, const struct http_request *req, struct http_respo
 			goto out;
 		}
 	}
-	http_reply_json(res, 200, node_to_json(&node));
+	reply_node(res, 200, &node);
 out:
 	json_decref(json);
 }

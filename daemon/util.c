@@ -193,6 +193,40 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
+void strbuf_json_string(struct strbuf *sb, const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *run = s;
+
+	strbuf_append(sb, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[6] = { '\\', 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		strbuf_append(sb, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = digits[c >> 4];
+			esc[5] = digits[c & 0xf];
+			n = 6;
+			break;
+		}
+		strbuf_append(sb, esc, n);
+	}
+	strbuf_append(sb, run, (size_t)(s - run));
+	strbuf_append(sb, "\"", 1);
+}
+
 char *strbuf_steal(struct strbuf *sb, size_t *ret_len)
 {
 	char *data;

@@ -50,6 +50,9 @@ void strbuf_done(struct strbuf *sb);
 void strbuf_append(struct strbuf *sb, const char *data, size_t len);
 __attribute__((format(printf, 2, 3)))
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...);
+/* Appends @s as a JSON string literal, quotes included; @s must be valid UTF-8 (it is copied byte for byte but
+ * for the characters JSON requires escaped). */
+void strbuf_json_string(struct strbuf *sb, const char *s);
 /* Hands the text over to the caller (free() it) and resets @sb. Returns: new reference, or NULL if failed. */
 char *strbuf_steal(struct strbuf *sb, size_t *ret_len);
 

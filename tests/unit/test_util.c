@@ -100,6 +100,24 @@ static void test_strbuf(void)
 	strbuf_done(&sb);
 }
 
+static void test_json_string(void)
+{
+	struct strbuf sb;
+	char *text;
+	size_t len;
+
+	strbuf_init(&sb, 256);
+	strbuf_json_string(&sb, "plain");
+	strbuf_append(&sb, " ", 1);
+	strbuf_json_string(&sb, "q\"b\\n\nt\tc\x01\x1f é");
+	strbuf_append(&sb, " ", 1);
+	strbuf_json_string(&sb, "");
+	text = strbuf_steal(&sb, &len);
+	is_str(text, "\"plain\" \"q\\\"b\\\\n\\nt\\tc\\u0001\\u001f é\" \"\"",
+	       "quotes, backslashes and control characters escaped; UTF-8 kept");
+	free(text);
+}
+
 int main(void)
 {
 	test_parse_uint();
@@ -107,5 +125,6 @@ int main(void)
 	test_hex();
 	test_time();
 	test_strbuf();
+	test_json_string();
 	return done_testing();
 }
