@@ -302,7 +302,7 @@ static int add_override(struct daemon *d, const char *section, const char *key, 
 	/* Check now, so a bad option is a usage error before anything starts. */
 	config_init(&probe);
 	if (config_set(&probe, section, key, value, &err) < 0) {
-		fprintf(stderr, "meshfleetd: %s\n", err.message);
+		log_err("%s", err.message);
 		return -EINVAL;
 	}
 	if (d->n_overrides == MAX_OVERRIDES)
@@ -367,7 +367,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "meshfleetd: unexpected argument '%s'\n", argv[optind]);
+		log_err("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
