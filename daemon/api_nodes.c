@@ -501,6 +501,17 @@ out:
 	json_decref(json);
 }
 
+/* Answers a failed read or write of the node at @address. */
+static void reply_node_error(struct http_response *res, int error, uint16_t address)
+{
+	if (error == -ENOENT)
+		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
+	else if (error == -EEXIST)
+		http_reply_error(res, 409, "conflict", "uuid: another node already has this uuid");
+	else
+		api_reply_db_error(res, error);
+}
+
 void api_node_get(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
@@ -511,10 +522,8 @@ void api_node_get(void *app, const struct http_request *req, struct http_respons
 	if (address_param(req, &address, res) < 0)
 		return;
 	r = nodes_get(api->db, address, &node);
-	if (r == -ENOENT)
-		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
-	else if (r < 0)
-		api_reply_db_error(res, r);
+	if (r < 0)
+		reply_node_error(res, r, address);
 	else
 		reply_node(res, 200, &node);
 }
@@ -533,34 +542,20 @@ void api_node_patch(void *app, const struct http_request *req, struct http_respo
 	if (parse_body(req, &json, res) < 0)
 		return;
 	r = nodes_get(api->db, address, &node);
-	if (r == -ENOENT) {
-		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
-		goto out;
-	}
 	if (r < 0) {
-		api_reply_db_error(res, r);
+		reply_node_error(res, r, address);
 		goto out;
 	}
 	if (node_apply_json(json, "", false, &node, &err) < 0) {
 		http_reply_error(res, 400, err.code, "%s", err.message);
 		goto out;
 	}
-	if (json_object_size(json) > 0) {
-		r = nodes_update(api->db, &node);
-		if (r == -EEXIST) {
-			http_reply_error(res, 409, "conflict", "uuid: another node already has this uuid");
-			goto out;
-		}
-		if (r == -ENOENT) {
-			http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
-			goto out;
-		}
-		if (r < 0) {
-			api_reply_db_error(res, r);
-			goto out;
-		}
-	}
-	reply_node(res, 200, &node);
+	/* An empty patch changes nothing, not even updated_at. */
+	r = json_object_size(json) > 0 ? nodes_update(api->db, &node) : 0;
+	if (r < 0)
+		reply_node_error(res, r, address);
+	else
+		reply_node(res, 200, &node);
 out:
 	json_decref(json);
 }
@@ -574,10 +569,8 @@ void api_node_delete(void *app, const struct http_request *req, struct http_resp
 	if (address_param(req, &address, res) < 0)
 		return;
 	r = nodes_delete(api->db, address);
-	if (r == -ENOENT)
-		http_reply_error(res, 404, "not_found", "no node with address 0x%04x", address);
-	else if (r < 0)
-		api_reply_db_error(res, r);
+	if (r < 0)
+		reply_node_error(res, r, address);
 	else
 		http_reply_text(res, 204, NULL, NULL, 0);
 }
