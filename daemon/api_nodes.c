@@ -459,7 +459,7 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 		char prefix[16] = "";
 
 		if (batch)
-			snprintf(prefix, sizeof(prefix), "[%zu]", i);
+			snprintf(prefix, sizeof(prefix), "nodes[%zu]", i);
 		node_init(&nodes[i], 0);
 		if (node_apply_json(batch ? json_array_get(json, i) : json, prefix, true, &nodes[i], &err) < 0) {
 			http_reply_error(res, 400, err.code, "%s", err.message);
@@ -468,8 +468,8 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 	}
 	dup = batch_duplicate(nodes, n, &what);
 	if (dup >= 0) {
-		http_reply_error(res, 409, "conflict", "[%ld].%s: repeats an earlier node of the same request", dup,
-				 what);
+		http_reply_error(res, 409, "conflict", "nodes[%ld].%s: repeats an earlier node of the same request",
+				 dup, what);
 		goto out;
 	}
 	r = nodes_insert(api->db, nodes, n, &conflict);
@@ -477,7 +477,7 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 		char path[24] = "body";
 
 		if (batch)
-			snprintf(path, sizeof(path), "[%zu]", conflict);
+			snprintf(path, sizeof(path), "nodes[%zu]", conflict);
 		reply_conflict(api, &nodes[conflict], path, res);
 		goto out;
 	}

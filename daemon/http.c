@@ -29,7 +29,7 @@ struct http {
 	void *app;                      /* weak */
 	struct metrics *metrics;        /* weak */
 	uint32_t max_body;
-	unsigned in_flight;
+	struct request_ctx *requests;   /* in flight, linked through request_ctx.next */
 	bool shutting_down;
 	bool closing;
 	http_closed_fn closed_cb;
@@ -39,6 +39,7 @@ struct http {
 /* One request's state, from MHD's first call of the access handler to its completion callback. */
 struct request_ctx {
 	struct http *http;              /* weak */
+	struct request_ctx *prev, *next;
 	const char *route_label;        /* weak: a route pattern or a literal */
 	const char *method_label;       /* static */
 	const struct http_route *route; /* weak; NULL until matched */
@@ -131,10 +132,17 @@ static bool route_match(const char *pattern, const char *path, struct http_reque
 		plen = strcspn(pattern, "/");
 		slen = strcspn(path, "/");
 		if (plen > 2 && pattern[0] == '{' && pattern[plen - 1] == '}') {
-			if (slen == 0 || slen >= HTTP_MAX_PARAM_LEN || n_params == HTTP_MAX_PARAMS)
+			if (slen == 0 || n_params == HTTP_MAX_PARAMS)
 				return false;
-			memcpy(req->params[n_params], path, slen);
-			req->params[n_params][slen] = '\0';
+			/* An over-long value still matches, cut and marked with "...", so that the handler
+			 * refuses it as a bad value (400), not as an unknown route (404). */
+			if (slen < HTTP_MAX_PARAM_LEN) {
+				memcpy(req->params[n_params], path, slen);
+				req->params[n_params][slen] = '\0';
+			} else {
+				memcpy(req->params[n_params], path, HTTP_MAX_PARAM_LEN - 4);
+				memcpy(req->params[n_params] + HTTP_MAX_PARAM_LEN - 4, "...", 4);
+			}
 			n_params++;
 		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
 			return false;
@@ -193,6 +201,8 @@ static enum MHD_Result query_check_one(void *cls, enum MHD_ValueKind kind, const
 	size_t i;
 
 	(void)kind;
+	if (key[0] == '\0' && (!value || !*value))    /* "?&limit=1": an empty pair is harmless */
+		return MHD_YES;
 	for (i = 0; allowed && allowed[i]; i++)
 		if (strcmp(allowed[i], key) == 0)
 			break;
@@ -391,7 +401,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ctx->req.method = method;
 		ctx->req.path = url;
 		*con_cls = ctx;
-		h->in_flight++;
+		ctx->next = h->requests;
+		if (h->requests)
+			h->requests->prev = ctx;
+		h->requests = ctx;
 		if (request_precheck(h, ctx, url, method, &res))
 			return request_respond(h, ctx, &res);
 		return MHD_YES;
@@ -429,10 +442,46 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				ctx->responded ? ctx->status : 499, (double)(uv_hrtime() - ctx->start_ns) / 1e9);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
 		log_debug("http: %s %s ended early (MHD reason %d)", ctx->method_label, ctx->route_label, (int)toe);
+	if (ctx->prev)
+		ctx->prev->next = ctx->next;
+	else
+		h->requests = ctx->next;
+	if (ctx->next)
+		ctx->next->prev = ctx->prev;
 	free(ctx->body);
 	free(ctx);
 	*con_cls = NULL;
-	h->in_flight--;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes the path and query values in place, like MHD's own unescaping, except that "%00" stays as it
+ * is: a NUL would cut the C string short, so "/api/v1/nodes/0x10%00junk" would act on node 0x10. Kept literal,
+ * it fails validation like any other bad character. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *out = s;
+
+	(void)cls;
+	(void)conn;
+	for (const char *in = s; *in; in++) {
+		int hi, lo;
+
+		if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 && (hi | lo)) {
+			*out++ = (char)(hi << 4 | lo);
+			in += 2;
+		} else {
+			*out++ = *in;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -471,6 +520,29 @@ static void http_close(struct http *h)
 
 static void on_timer(uv_timer_t *timer);
 
+/* Whether a request in flight still waits for an answer we owe. A request whose body is incomplete and whose
+ * client has closed its side never will be: libmicrohttpd 0.9.75 in epoll mode can miss that close when it
+ * arrives in the same segment as the last data, so at shutdown we look at the socket ourselves. */
+static bool request_pending(const struct request_ctx *ctx)
+{
+	const union MHD_ConnectionInfo *info;
+	char byte;
+
+	if (ctx->responded)
+		return true;
+	info = MHD_get_connection_info(ctx->req.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return !info || recv(info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
+}
+
+static unsigned requests_pending(const struct http *h)
+{
+	unsigned n = 0;
+
+	for (const struct request_ctx *ctx = h->requests; ctx; ctx = ctx->next)
+		n += request_pending(ctx);
+	return n;
+}
+
 /* Lets MHD do its work, then re-arms the timer for its next deadline. */
 static void http_run(struct http *h)
 {
@@ -479,7 +551,7 @@ static void http_run(struct http *h)
 	if (h->closing)
 		return;
 	MHD_run(h->mhd);
-	if (h->shutting_down && h->in_flight == 0) {
+	if (h->shutting_down && requests_pending(h) == 0) {
 		http_close(h);
 		return;
 	}
@@ -505,7 +577,7 @@ static void on_grace_expired(uv_timer_t *timer)
 {
 	struct http *h = timer->data;
 
-	log_warning("http: %u request(s) still in flight after %d ms, closing them", h->in_flight,
+	log_warning("http: %u request(s) still in flight after %d ms, closing them", requests_pending(h),
 		    HTTP_SHUTDOWN_GRACE_MS);
 	http_close(h);
 }
@@ -522,11 +594,11 @@ void http_shutdown(struct http *h, http_closed_fn closed_cb, void *userdata)
 	listener = MHD_quiesce_daemon(h->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
-	if (h->in_flight == 0) {
+	if (requests_pending(h) == 0) {
 		http_close(h);
 		return;
 	}
-	log_info("http: waiting for %u request(s) in flight", h->in_flight);
+	log_info("http: waiting for %u request(s) in flight", requests_pending(h));
 	uv_timer_start(&h->grace, on_grace_expired, HTTP_SHUTDOWN_GRACE_MS, 0);
 	http_run(h);
 }
@@ -645,6 +717,7 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 				  MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				  MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, h,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server on %s (libmicrohttpd refused its options; "

@@ -405,9 +405,9 @@ int main(int argc, char **argv)
 	};
 	struct server *s;
 	unsigned long v;
-	int c, r, status = 1;
+	int c, r, status = 1, index = 0;
 
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", long_options, &index)) != -1) {
 		/* The ranges are meshfleetd's (daemon/config.c); the memory limit is MHD's sane span. */
 		switch (c) {
 		case OPT_MAX_CONNECTIONS:
@@ -434,7 +434,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (r < 0) {
-			fprintf(stderr, "bare-mhd: bad value '%s' for %s\n", optarg, argv[optind - 1]);
+			fprintf(stderr, "bare-mhd: bad value '%s' for --%s\n", optarg, long_options[index].name);
 			return 2;
 		}
 	}

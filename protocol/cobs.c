@@ -1,0 +1,143 @@
+/* cobs: see cobs.h. */
+#include "cobs.h"
+
+enum cobs_error cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	size_t code_at = 0;     /* where the code byte of the open block goes */
+	size_t o = 1;
+	uint8_t code = 1;       /* 1 + data bytes in the open block */
+
+	if (cap < 1)
+		return COBS_ERR_NO_SPACE;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] != 0) {
+			if (o >= cap)
+				return COBS_ERR_NO_SPACE;
+			out[o++] = in[i];
+			code++;
+			/* A full block implies no zero; open the next one only if bytes follow (canonical form). */
+			if (code < 0xFF || i + 1 == len)
+				continue;
+		}
+		out[code_at] = code;
+		if (o >= cap)
+			return COBS_ERR_NO_SPACE;
+		code_at = o++;
+		code = 1;
+	}
+	out[code_at] = code;
+	*ret_len = o;
+	return COBS_OK;
+}
+
+enum cobs_error cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	size_t i = 0, o = 0;
+
+	if (len == 0)
+		return COBS_ERR_MALFORMED;      /* even an empty frame encodes to one code byte */
+	while (i < len) {
+		uint8_t code = in[i++];
+		size_t n = (size_t)code - 1;
+
+		if (code == 0 || n > len - i)
+			return COBS_ERR_MALFORMED;
+		if (n > cap - o)
+			return COBS_ERR_NO_SPACE;
+		for (size_t k = 0; k < n; k++) {
+			if (in[i] == 0)
+				return COBS_ERR_MALFORMED;
+			out[o++] = in[i++];
+		}
+		if (code < 0xFF && i < len) {
+			if (o >= cap)
+				return COBS_ERR_NO_SPACE;
+			out[o++] = 0;
+		}
+	}
+	*ret_len = o;
+	return COBS_OK;
+}
+
+size_t cobs_encode_frame(const uint8_t *in, size_t len, bool leading_delimiter, uint8_t *out, size_t cap)
+{
+	size_t pos = 0, n;
+
+	if (leading_delimiter) {
+		if (cap < 1)
+			return 0;
+		out[pos++] = COBS_DELIMITER;
+	}
+	if (cobs_encode(in, len, out + pos, cap - pos, &n) != COBS_OK)
+		return 0;
+	pos += n;
+	if (pos >= cap)
+		return 0;
+	out[pos++] = COBS_DELIMITER;
+	return pos;
+}
+
+void cobs_stream_init(struct cobs_stream *s, uint8_t *buf, size_t cap)
+{
+	*s = (struct cobs_stream){ .buf = buf, .cap = cap };
+}
+
+void cobs_stream_reset(struct cobs_stream *s)
+{
+	s->len = 0;
+	s->block_left = 0;
+	s->zero_pending = false;
+	s->started = false;
+	s->skipping = false;
+}
+
+/* Appends one decoded byte, or starts skipping the frame if it does not fit. */
+static void stream_put(struct cobs_stream *s, uint8_t b)
+{
+	if (s->len >= s->cap) {
+		s->skipping = true;
+		s->oversize++;
+		return;
+	}
+	s->buf[s->len++] = b;
+}
+
+size_t cobs_stream_feed(struct cobs_stream *s, const uint8_t *in, size_t len, size_t *ret_len)
+{
+	*ret_len = 0;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t b = in[i];
+
+		if (b == COBS_DELIMITER) {
+			bool pending = s->started && !s->skipping;
+			bool cut_short = s->block_left != 0;
+			size_t n = s->len;
+
+			cobs_stream_reset(s);
+			if (!pending)
+				continue;       /* an empty frame, or the end of a skipped one */
+			if (cut_short || n == 0) {
+				s->malformed++;
+				continue;
+			}
+			s->frames++;
+			*ret_len = n;
+			return i + 1;
+		}
+		if (s->skipping)
+			continue;
+		s->started = true;
+		if (s->block_left > 0) {
+			stream_put(s, b);
+			s->block_left--;
+			continue;
+		}
+		/* A code byte: the block before it, if it ended below 255, stood for a zero that we now know is not
+		 * the end of the frame. */
+		if (s->zero_pending)
+			stream_put(s, 0);
+		s->block_left = (uint8_t)(b - 1);
+		s->zero_pending = b < 0xFF;
+	}
+	return len;
+}

@@ -1,0 +1,893 @@
+/* messages: see messages.h. Every message has a get_*() that reads its layout, a put_*() that writes it, and a
+ * check_*() that both call, so the decoder and the encoder cannot disagree about what is valid. */
+#include "bytes.h"
+#include "messages.h"
+
+/* Payload sizes of version 1.0 (docs/protocol.md has the layouts). */
+enum {
+	HELLO_RSP_SIZE = 32,
+	RESET_REQ_SIZE = 1,
+	STATS_RSP_SIZE = 48,
+	LOG_HEADER_SIZE = 6,
+	MESH_CONFIG_REQ_SIZE = 47,
+	MESH_CONFIG_RSP_SIZE = 4,
+	MESH_SEND_HEADER_SIZE = 6,
+	MESH_RECV_HEADER_SIZE = 9,
+	SLOT_INFO_RSP_SIZE = 45,
+	SLOT_IMAGE_SIZE = 36,
+	SLOT_WRITE_HEADER_SIZE = 4,
+	SLOT_WRITE_RSP_SIZE = 4,
+};
+
+#define KIND_BIT(kind) (1u << (kind))
+#define REQ_RSP (KIND_BIT(FRAME_REQUEST) | KIND_BIT(FRAME_RESPONSE))
+#define EVT KIND_BIT(FRAME_EVENT)
+
+/* --- reading and writing, bounds-checked: a read past the end yields zeros, a write past the end is dropped and
+ * remembered, so a length check missed by mistake corrupts a value instead of memory --- */
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+};
+
+static uint8_t get_u8(struct reader *r)
+{
+	return r->pos < r->len ? r->buf[r->pos++] : 0;
+}
+
+static uint16_t get_le16(struct reader *r)
+{
+	uint16_t lo = get_u8(r);
+
+	return (uint16_t)(lo | (get_u8(r) << 8));
+}
+
+static uint32_t get_le32(struct reader *r)
+{
+	uint32_t lo = get_le16(r);
+
+	return lo | ((uint32_t)get_le16(r) << 16);
+}
+
+static void get_bytes(struct reader *r, uint8_t *dst, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = get_u8(r);
+}
+
+/* The rest of the payload, borrowed. */
+static const uint8_t *get_rest(struct reader *r, size_t *ret_len)
+{
+	const uint8_t *p = r->buf + r->pos;
+
+	*ret_len = r->len - r->pos;
+	r->pos = r->len;
+	return p;
+}
+
+struct writer {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	bool full;
+};
+
+static void put_u8(struct writer *w, uint8_t v)
+{
+	if (w->len >= w->cap) {
+		w->full = true;
+		return;
+	}
+	w->buf[w->len++] = v;
+}
+
+static void put_le16(struct writer *w, uint16_t v)
+{
+	put_u8(w, (uint8_t)v);
+	put_u8(w, (uint8_t)(v >> 8));
+}
+
+static void put_le32(struct writer *w, uint32_t v)
+{
+	put_le16(w, (uint16_t)v);
+	put_le16(w, (uint16_t)(v >> 16));
+}
+
+static void put_bytes(struct writer *w, const uint8_t *p, size_t n)
+{
+	if (n > w->cap - w->len) {
+		w->full = true;
+		return;
+	}
+	bytes_copy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+/* --- field rules --- */
+
+static bool is_unicast(uint16_t addr)
+{
+	return addr != MSG_ADDR_UNASSIGNED && addr <= MSG_ADDR_UNICAST_MAX;
+}
+
+/* Unicast or group (fixed groups included); virtual addresses would need their label UUID. */
+static bool is_unicast_or_group(uint16_t addr)
+{
+	return is_unicast(addr) || addr >= MSG_ADDR_GROUP_MIN;
+}
+
+static bool access_len_valid(size_t len)
+{
+	return len >= 1 && len <= MSG_ACCESS_MAX;
+}
+
+static enum msg_status check_hello(const struct msg_hello *h)
+{
+	if (h->proto_major != MSG_VERSION_MAJOR)
+		return MSG_STATUS_NOT_SUPPORTED;
+	if (h->reset_reason > MSG_RESET_DEBUGGER || h->request_window == 0 || h->max_frame < FRAME_MIN_LIMIT ||
+	    h->max_frame > FRAME_MAX_SIZE)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_stats(const struct msg_stats *s)
+{
+	return s->mesh_seq <= MSG_MESH_SEQ_MAX ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+}
+
+static enum msg_status check_log(const struct msg_log *l)
+{
+	if (l->module_len < 1 || l->module_len > MSG_LOG_MODULE_MAX || l->text_len > MSG_LOG_TEXT_MAX)
+		return MSG_STATUS_BAD_LENGTH;
+	if (l->level < MSG_LOG_ERROR || l->level > MSG_LOG_DEBUG)
+		return MSG_STATUS_BAD_PARAM;
+	for (size_t i = 0; i < l->module_len; i++)
+		if (l->module[i] < 0x21 || l->module[i] > 0x7e)
+			return MSG_STATUS_BAD_PARAM;
+	if (bytes_contain((const uint8_t *)l->text, l->text_len, 0))
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_mesh_config(const struct msg_mesh_config *c)
+{
+	if (c->net_key_index > MSG_KEY_INDEX_MAX || c->app_key_index > MSG_KEY_INDEX_MAX || !is_unicast(c->address) ||
+	    c->seq > MSG_MESH_SEQ_MAX)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_mesh_send(const struct msg_mesh_send *s)
+{
+	if (!access_len_valid(s->payload_len))
+		return MSG_STATUS_BAD_LENGTH;
+	/* TTL 1 is prohibited for sending (Mesh Protocol 3.4.5.4); 0xFF asks for the default. */
+	if (s->ttl == 1 || (s->ttl > 127 && s->ttl != MSG_TTL_DEFAULT))
+		return MSG_STATUS_BAD_PARAM;
+	if (!is_unicast_or_group(s->dst) || (s->devkey && !is_unicast(s->dst)) || s->key_index > MSG_KEY_INDEX_MAX)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_mesh_recv(const struct msg_mesh_recv *r)
+{
+	if (!access_len_valid(r->payload_len))
+		return MSG_STATUS_BAD_LENGTH;
+	if (!is_unicast(r->src) || !is_unicast_or_group(r->dst) || r->key_index > MSG_KEY_INDEX_MAX || r->ttl > 127)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_slot_info(const struct msg_slot_info *s)
+{
+	if (s->image_size > s->slot_size || s->bytes_written > s->image_size)
+		return MSG_STATUS_BAD_PARAM;
+	switch (s->state) {
+	case MSG_SLOT_EMPTY:
+		return s->image_size == 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+	case MSG_SLOT_WRITING:
+		return s->image_size > 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+	case MSG_SLOT_COMMITTED:
+		return s->image_size > 0 && s->bytes_written == s->image_size ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+	}
+	return MSG_STATUS_BAD_PARAM;
+}
+
+static enum msg_status check_slot_write(const struct msg_slot_write *s)
+{
+	if (s->len < 1 || s->len > MSG_SLOT_WRITE_MAX)
+		return MSG_STATUS_BAD_LENGTH;
+	if (s->offset % 4 != 0 || s->offset > UINT32_MAX - s->len)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+/* --- decoding --- */
+
+static enum msg_status get_empty(const struct reader *r)
+{
+	return r->len == 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_LENGTH;
+}
+
+static enum msg_status get_hello(struct reader *r, struct msg_hello *h)
+{
+	uint8_t reason;
+
+	/* The version first: a HELLO of another major version may have any length after it. */
+	if (r->len >= 2 && r->buf[0] != MSG_VERSION_MAJOR)
+		return MSG_STATUS_NOT_SUPPORTED;
+	if (r->len < HELLO_RSP_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	h->proto_major = get_u8(r);
+	h->proto_minor = get_u8(r);
+	/* A later firmware may know reasons this build does not; that is no reason to refuse its HELLO. */
+	reason = get_u8(r);
+	h->reset_reason = reason <= MSG_RESET_DEBUGGER ? (enum msg_reset_reason)reason : MSG_RESET_UNKNOWN;
+	h->request_window = get_u8(r);
+	h->max_frame = get_le16(r);
+	h->max_targets = get_le16(r);
+	h->slot_size = get_le32(r);
+	h->features = get_le32(r);
+	h->next_event_seq = get_le32(r);
+	h->fw_major = get_u8(r);
+	h->fw_minor = get_u8(r);
+	h->fw_patch = get_le16(r);
+	get_bytes(r, h->build_id, sizeof(h->build_id));
+	/* bytes after HELLO_RSP_SIZE: fields of a later minor version, ignored */
+	return check_hello(h);
+}
+
+static enum msg_status get_reset(struct reader *r, struct msg_reset *m)
+{
+	uint8_t mode;
+
+	if (r->len != RESET_REQ_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	mode = get_u8(r);
+	if (mode > MSG_RESET_MODE_BOOTLOADER)
+		return MSG_STATUS_BAD_PARAM;
+	m->mode = (enum msg_reset_mode)mode;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status get_stats(struct reader *r, struct msg_stats *s)
+{
+	if (r->len < STATS_RSP_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->uptime_s = get_le32(r);
+	s->rx_frames = get_le32(r);
+	s->tx_frames = get_le32(r);
+	s->rx_bad_crc = get_le32(r);
+	s->rx_bad_frame = get_le32(r);
+	s->rx_dropped = get_le32(r);
+	s->rx_duplicates = get_le32(r);
+	s->events_dropped = get_le32(r);
+	s->mesh_tx = get_le32(r);
+	s->mesh_tx_failed = get_le32(r);
+	s->mesh_rx = get_le32(r);
+	s->mesh_seq = get_le32(r);
+	/* counters after STATS_RSP_SIZE: a later minor version, ignored */
+	return check_stats(s);
+}
+
+static enum msg_status get_log(struct reader *r, struct msg_log *l)
+{
+	size_t text_len;
+
+	if (r->len < LOG_HEADER_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	l->level = (enum msg_log_level)get_u8(r);
+	l->module_len = get_u8(r);
+	l->uptime_ms = get_le32(r);
+	if (l->module_len > r->len - r->pos)
+		return MSG_STATUS_BAD_LENGTH;
+	l->module = (const char *)r->buf + r->pos;
+	r->pos += l->module_len;
+	l->text = (const char *)get_rest(r, &text_len);
+	if (text_len > MSG_LOG_TEXT_MAX)
+		return MSG_STATUS_BAD_LENGTH;
+	l->text_len = (uint16_t)text_len;
+	return check_log(l);
+}
+
+static enum msg_status get_mesh_config(struct reader *r, struct msg_mesh_config *c)
+{
+	uint8_t flags;
+
+	if (r->len != MESH_CONFIG_REQ_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	get_bytes(r, c->net_key, sizeof(c->net_key));
+	get_bytes(r, c->app_key, sizeof(c->app_key));
+	c->net_key_index = get_le16(r);
+	c->app_key_index = get_le16(r);
+	c->iv_index = get_le32(r);
+	c->seq = get_le32(r);
+	c->address = get_le16(r);
+	flags = get_u8(r);
+	if (flags & ~MSG_MESH_FLAG_IV_UPDATE)
+		return MSG_STATUS_BAD_PARAM;
+	c->iv_update = flags & MSG_MESH_FLAG_IV_UPDATE;
+	return check_mesh_config(c);
+}
+
+/* MESH_CONFIG and SLOT_WRITE responses: one u32. */
+static enum msg_status get_u32(struct reader *r, uint32_t *value, uint32_t max)
+{
+	if (r->len != 4)
+		return MSG_STATUS_BAD_LENGTH;
+	*value = get_le32(r);
+	return *value <= max ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+}
+
+static enum msg_status get_mesh_send(struct reader *r, struct msg_mesh_send *s)
+{
+	uint8_t flags;
+	size_t len;
+
+	if (r->len < MESH_SEND_HEADER_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->dst = get_le16(r);
+	s->key_index = get_le16(r);
+	flags = get_u8(r);
+	s->ttl = get_u8(r);
+	if (flags & ~MSG_MESH_FLAG_DEVKEY)
+		return MSG_STATUS_BAD_PARAM;
+	s->devkey = flags & MSG_MESH_FLAG_DEVKEY;
+	if (s->devkey) {
+		if (r->len - r->pos < MSG_KEY_SIZE)
+			return MSG_STATUS_BAD_LENGTH;
+		get_bytes(r, s->dev_key, sizeof(s->dev_key));
+	}
+	s->payload = get_rest(r, &len);
+	if (!access_len_valid(len))
+		return MSG_STATUS_BAD_LENGTH;
+	s->payload_len = (uint16_t)len;
+	return check_mesh_send(s);
+}
+
+static enum msg_status get_mesh_recv(struct reader *r, struct msg_mesh_recv *m)
+{
+	uint8_t flags;
+	size_t len;
+
+	if (r->len < MESH_RECV_HEADER_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	m->src = get_le16(r);
+	m->dst = get_le16(r);
+	m->key_index = get_le16(r);
+	flags = get_u8(r);
+	m->ttl = get_u8(r);
+	m->rssi = (int8_t)get_u8(r);
+	if (flags & ~MSG_MESH_FLAG_DEVKEY)
+		return MSG_STATUS_BAD_PARAM;
+	m->devkey = flags & MSG_MESH_FLAG_DEVKEY;
+	m->payload = get_rest(r, &len);
+	if (!access_len_valid(len))
+		return MSG_STATUS_BAD_LENGTH;
+	m->payload_len = (uint16_t)len;
+	return check_mesh_recv(m);
+}
+
+static enum msg_status get_slot_info(struct reader *r, struct msg_slot_info *s)
+{
+	uint8_t state;
+
+	if (r->len != SLOT_INFO_RSP_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->slot_size = get_le32(r);
+	s->image_size = get_le32(r);
+	s->bytes_written = get_le32(r);
+	state = get_u8(r);
+	if (state > MSG_SLOT_COMMITTED)
+		return MSG_STATUS_BAD_PARAM;
+	s->state = (enum msg_slot_state)state;
+	get_bytes(r, s->sha256, sizeof(s->sha256));
+	return check_slot_info(s);
+}
+
+static enum msg_status get_slot_image(struct reader *r, struct msg_slot_image *s)
+{
+	if (r->len != SLOT_IMAGE_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->size = get_le32(r);
+	get_bytes(r, s->sha256, sizeof(s->sha256));
+	return s->size > 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+}
+
+static enum msg_status get_slot_write(struct reader *r, struct msg_slot_write *s)
+{
+	size_t len;
+
+	if (r->len < SLOT_WRITE_HEADER_SIZE + 1 || r->len > SLOT_WRITE_HEADER_SIZE + MSG_SLOT_WRITE_MAX)
+		return MSG_STATUS_BAD_LENGTH;
+	s->offset = get_le32(r);
+	s->data = get_rest(r, &len);
+	s->len = (uint16_t)len;
+	return check_slot_write(s);
+}
+
+static enum msg_status get_data(struct reader *r, struct msg_data *d)
+{
+	size_t len;
+
+	d->data = get_rest(r, &len);
+	d->len = (uint16_t)len;
+	return MSG_STATUS_OK;
+}
+
+enum msg_status msg_decode(const struct frame_header *h, const uint8_t *payload, struct msg *ret)
+{
+	struct reader r = { .buf = payload, .len = h->payload_len };
+	struct msg m = { .kind = h->kind, .status = h->kind == FRAME_RESPONSE ? h->status : 0 };
+	bool request = h->kind == FRAME_REQUEST;
+	enum msg_status st = MSG_STATUS_UNKNOWN_MESSAGE;
+
+	if (!msg_type_valid(h->type, h->kind))
+		return MSG_STATUS_UNKNOWN_MESSAGE;
+	if (h->payload_len > FRAME_MAX_PAYLOAD)
+		return MSG_STATUS_BAD_LENGTH;
+	m.type = (enum msg_type)h->type;
+	if (m.kind == FRAME_RESPONSE && m.status != MSG_STATUS_OK && m.type != MSG_SLOT_WRITE) {
+		if (h->payload_len != 0)
+			return MSG_STATUS_BAD_LENGTH;
+		*ret = m;
+		return MSG_STATUS_OK;
+	}
+
+	switch (m.type) {
+	case MSG_HELLO:
+		st = request ? get_empty(&r) : get_hello(&r, &m.u.hello);
+		break;
+	case MSG_ECHO:
+		st = get_data(&r, &m.u.echo);
+		break;
+	case MSG_RESET:
+		st = request ? get_reset(&r, &m.u.reset) : get_empty(&r);
+		break;
+	case MSG_STATS:
+		st = request ? get_empty(&r) : get_stats(&r, &m.u.stats);
+		break;
+	case MSG_LOG:
+		st = get_log(&r, &m.u.log);
+		break;
+	case MSG_MESH_CONFIG:
+		st = request ? get_mesh_config(&r, &m.u.mesh_config) : get_u32(&r, &m.u.mesh_seq, MSG_MESH_SEQ_MAX);
+		break;
+	case MSG_MESH_SEND:
+		st = request ? get_mesh_send(&r, &m.u.mesh_send) : get_empty(&r);
+		break;
+	case MSG_MESH_RECV:
+		st = get_mesh_recv(&r, &m.u.mesh_recv);
+		break;
+	case MSG_SLOT_INFO:
+		st = request ? get_empty(&r) : get_slot_info(&r, &m.u.slot_info);
+		break;
+	case MSG_SLOT_BEGIN:
+	case MSG_SLOT_COMMIT:
+		st = request ? get_slot_image(&r, &m.u.slot_image) : get_empty(&r);
+		break;
+	case MSG_SLOT_WRITE:
+		st = request ? get_slot_write(&r, &m.u.slot_write) : get_u32(&r, &m.u.bytes_written, UINT32_MAX);
+		break;
+	}
+	if (st == MSG_STATUS_OK)
+		*ret = m;
+	return st;
+}
+
+/* --- encoding --- */
+
+static enum msg_status put_hello(struct writer *w, const struct msg_hello *h)
+{
+	enum msg_status st = check_hello(h);
+
+	if (st != MSG_STATUS_OK)
+		return st == MSG_STATUS_NOT_SUPPORTED ? MSG_STATUS_BAD_PARAM : st;
+	put_u8(w, h->proto_major);
+	put_u8(w, h->proto_minor);
+	put_u8(w, (uint8_t)h->reset_reason);
+	put_u8(w, h->request_window);
+	put_le16(w, h->max_frame);
+	put_le16(w, h->max_targets);
+	put_le32(w, h->slot_size);
+	put_le32(w, h->features);
+	put_le32(w, h->next_event_seq);
+	put_u8(w, h->fw_major);
+	put_u8(w, h->fw_minor);
+	put_le16(w, h->fw_patch);
+	put_bytes(w, h->build_id, sizeof(h->build_id));
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_reset(struct writer *w, const struct msg_reset *m)
+{
+	if (m->mode != MSG_RESET_MODE_APP && m->mode != MSG_RESET_MODE_BOOTLOADER)
+		return MSG_STATUS_BAD_PARAM;
+	put_u8(w, (uint8_t)m->mode);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_stats(struct writer *w, const struct msg_stats *s)
+{
+	enum msg_status st = check_stats(s);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, s->uptime_s);
+	put_le32(w, s->rx_frames);
+	put_le32(w, s->tx_frames);
+	put_le32(w, s->rx_bad_crc);
+	put_le32(w, s->rx_bad_frame);
+	put_le32(w, s->rx_dropped);
+	put_le32(w, s->rx_duplicates);
+	put_le32(w, s->events_dropped);
+	put_le32(w, s->mesh_tx);
+	put_le32(w, s->mesh_tx_failed);
+	put_le32(w, s->mesh_rx);
+	put_le32(w, s->mesh_seq);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_log(struct writer *w, const struct msg_log *l)
+{
+	enum msg_status st = check_log(l);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_u8(w, (uint8_t)l->level);
+	put_u8(w, l->module_len);
+	put_le32(w, l->uptime_ms);
+	put_bytes(w, (const uint8_t *)l->module, l->module_len);
+	put_bytes(w, (const uint8_t *)l->text, l->text_len);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_mesh_config(struct writer *w, const struct msg_mesh_config *c)
+{
+	enum msg_status st = check_mesh_config(c);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_bytes(w, c->net_key, sizeof(c->net_key));
+	put_bytes(w, c->app_key, sizeof(c->app_key));
+	put_le16(w, c->net_key_index);
+	put_le16(w, c->app_key_index);
+	put_le32(w, c->iv_index);
+	put_le32(w, c->seq);
+	put_le16(w, c->address);
+	put_u8(w, c->iv_update ? MSG_MESH_FLAG_IV_UPDATE : 0);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_mesh_send(struct writer *w, const struct msg_mesh_send *s)
+{
+	enum msg_status st = check_mesh_send(s);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le16(w, s->dst);
+	put_le16(w, s->key_index);
+	put_u8(w, s->devkey ? MSG_MESH_FLAG_DEVKEY : 0);
+	put_u8(w, s->ttl);
+	if (s->devkey)
+		put_bytes(w, s->dev_key, sizeof(s->dev_key));
+	put_bytes(w, s->payload, s->payload_len);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_mesh_recv(struct writer *w, const struct msg_mesh_recv *m)
+{
+	enum msg_status st = check_mesh_recv(m);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le16(w, m->src);
+	put_le16(w, m->dst);
+	put_le16(w, m->key_index);
+	put_u8(w, m->devkey ? MSG_MESH_FLAG_DEVKEY : 0);
+	put_u8(w, m->ttl);
+	put_u8(w, (uint8_t)m->rssi);
+	put_bytes(w, m->payload, m->payload_len);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_slot_info(struct writer *w, const struct msg_slot_info *s)
+{
+	enum msg_status st = check_slot_info(s);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, s->slot_size);
+	put_le32(w, s->image_size);
+	put_le32(w, s->bytes_written);
+	put_u8(w, (uint8_t)s->state);
+	put_bytes(w, s->sha256, sizeof(s->sha256));
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_slot_image(struct writer *w, const struct msg_slot_image *s)
+{
+	if (s->size == 0)
+		return MSG_STATUS_BAD_PARAM;
+	put_le32(w, s->size);
+	put_bytes(w, s->sha256, sizeof(s->sha256));
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_slot_write(struct writer *w, const struct msg_slot_write *s)
+{
+	enum msg_status st = check_slot_write(s);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, s->offset);
+	put_bytes(w, s->data, s->len);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_data(struct writer *w, const struct msg_data *d)
+{
+	if (d->len > FRAME_MAX_PAYLOAD)
+		return MSG_STATUS_BAD_LENGTH;
+	put_bytes(w, d->data, d->len);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_mesh_seq(struct writer *w, uint32_t seq)
+{
+	if (seq > MSG_MESH_SEQ_MAX)
+		return MSG_STATUS_BAD_PARAM;
+	put_le32(w, seq);
+	return MSG_STATUS_OK;
+}
+
+enum msg_status msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	struct writer w = { .buf = out, .cap = cap };
+	bool request = m->kind == FRAME_REQUEST;
+	enum msg_status st = MSG_STATUS_UNKNOWN_MESSAGE;
+
+	if (!msg_type_valid(m->type, m->kind))
+		return MSG_STATUS_UNKNOWN_MESSAGE;
+	if (m->kind == FRAME_RESPONSE && m->status != MSG_STATUS_OK && m->type != MSG_SLOT_WRITE) {
+		*ret_len = 0;
+		return MSG_STATUS_OK;
+	}
+
+	switch (m->type) {
+	case MSG_HELLO:
+		st = request ? MSG_STATUS_OK : put_hello(&w, &m->u.hello);
+		break;
+	case MSG_ECHO:
+		st = put_data(&w, &m->u.echo);
+		break;
+	case MSG_RESET:
+		st = request ? put_reset(&w, &m->u.reset) : MSG_STATUS_OK;
+		break;
+	case MSG_STATS:
+		st = request ? MSG_STATUS_OK : put_stats(&w, &m->u.stats);
+		break;
+	case MSG_LOG:
+		st = put_log(&w, &m->u.log);
+		break;
+	case MSG_MESH_CONFIG:
+		st = request ? put_mesh_config(&w, &m->u.mesh_config) : put_mesh_seq(&w, m->u.mesh_seq);
+		break;
+	case MSG_MESH_SEND:
+		st = request ? put_mesh_send(&w, &m->u.mesh_send) : MSG_STATUS_OK;
+		break;
+	case MSG_MESH_RECV:
+		st = put_mesh_recv(&w, &m->u.mesh_recv);
+		break;
+	case MSG_SLOT_INFO:
+		st = request ? MSG_STATUS_OK : put_slot_info(&w, &m->u.slot_info);
+		break;
+	case MSG_SLOT_BEGIN:
+	case MSG_SLOT_COMMIT:
+		st = request ? put_slot_image(&w, &m->u.slot_image) : MSG_STATUS_OK;
+		break;
+	case MSG_SLOT_WRITE:
+		if (request) {
+			st = put_slot_write(&w, &m->u.slot_write);
+		} else {
+			put_le32(&w, m->u.bytes_written);
+			st = MSG_STATUS_OK;
+		}
+		break;
+	}
+	if (st != MSG_STATUS_OK)
+		return st;
+	if (w.full)
+		return MSG_STATUS_NO_MEMORY;
+	*ret_len = w.len;
+	return MSG_STATUS_OK;
+}
+
+enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retransmit, uint8_t *out, size_t cap,
+				 size_t *ret_len)
+{
+	struct frame_header h = {
+		.type = (uint8_t)m->type,
+		.kind = m->kind,
+		.retransmit = retransmit && m->kind == FRAME_REQUEST,
+		.status = m->kind == FRAME_RESPONSE ? m->status : 0,
+		.seq = seq,
+	};
+	size_t payload_len, len;
+	enum msg_status st;
+
+	if (cap < FRAME_OVERHEAD)
+		return MSG_STATUS_NO_MEMORY;
+	st = msg_encode(m, out + FRAME_HEADER_SIZE, cap - FRAME_OVERHEAD, &payload_len);
+	if (st != MSG_STATUS_OK)
+		return st;
+	if (payload_len > FRAME_MAX_PAYLOAD)
+		return MSG_STATUS_BAD_LENGTH;
+	h.payload_len = (uint16_t)payload_len;
+	len = frame_encode(&h, out + FRAME_HEADER_SIZE, out, cap);
+	if (len == 0)
+		return MSG_STATUS_NO_MEMORY;
+	*ret_len = len;
+	return MSG_STATUS_OK;
+}
+
+bool msg_hello_version(const uint8_t *payload, size_t len, uint8_t *ret_major, uint8_t *ret_minor)
+{
+	if (len < 2)
+		return false;
+	*ret_major = payload[0];
+	*ret_minor = payload[1];
+	return true;
+}
+
+static unsigned kinds_of(unsigned type)
+{
+	switch ((enum msg_type)type) {
+	case MSG_HELLO:
+	case MSG_ECHO:
+	case MSG_RESET:
+	case MSG_STATS:
+	case MSG_MESH_CONFIG:
+	case MSG_MESH_SEND:
+	case MSG_SLOT_INFO:
+	case MSG_SLOT_BEGIN:
+	case MSG_SLOT_WRITE:
+	case MSG_SLOT_COMMIT:
+		return REQ_RSP;
+	case MSG_LOG:
+	case MSG_MESH_RECV:
+		return EVT;
+	}
+	return 0;
+}
+
+bool msg_type_valid(uint8_t type, enum frame_kind kind)
+{
+	return kind <= FRAME_EVENT && (kinds_of(type) & KIND_BIT(kind)) != 0;
+}
+
+const char *msg_type_to_string(unsigned type)
+{
+	switch ((enum msg_type)type) {
+	case MSG_HELLO:
+		return "HELLO";
+	case MSG_ECHO:
+		return "ECHO";
+	case MSG_RESET:
+		return "RESET";
+	case MSG_STATS:
+		return "STATS";
+	case MSG_LOG:
+		return "LOG";
+	case MSG_MESH_CONFIG:
+		return "MESH_CONFIG";
+	case MSG_MESH_SEND:
+		return "MESH_SEND";
+	case MSG_MESH_RECV:
+		return "MESH_RECV";
+	case MSG_SLOT_INFO:
+		return "SLOT_INFO";
+	case MSG_SLOT_BEGIN:
+		return "SLOT_BEGIN";
+	case MSG_SLOT_WRITE:
+		return "SLOT_WRITE";
+	case MSG_SLOT_COMMIT:
+		return "SLOT_COMMIT";
+	}
+	return type >= MSG_DIST_FIRST && type <= MSG_DIST_LAST ? "DIST (reserved)" : "unknown";
+}
+
+const char *msg_status_to_string(unsigned status)
+{
+	switch ((enum msg_status)status) {
+	case MSG_STATUS_OK:
+		return "OK";
+	case MSG_STATUS_UNKNOWN_MESSAGE:
+		return "UNKNOWN_MESSAGE";
+	case MSG_STATUS_BAD_LENGTH:
+		return "BAD_LENGTH";
+	case MSG_STATUS_BAD_PARAM:
+		return "BAD_PARAM";
+	case MSG_STATUS_BUSY:
+		return "BUSY";
+	case MSG_STATUS_NO_MEMORY:
+		return "NO_MEMORY";
+	case MSG_STATUS_BAD_STATE:
+		return "BAD_STATE";
+	case MSG_STATUS_NOT_SUPPORTED:
+		return "NOT_SUPPORTED";
+	case MSG_STATUS_NOT_CONFIGURED:
+		return "NOT_CONFIGURED";
+	case MSG_STATUS_SLOT_OFFSET:
+		return "SLOT_OFFSET";
+	case MSG_STATUS_SLOT_TOO_BIG:
+		return "SLOT_TOO_BIG";
+	case MSG_STATUS_SLOT_HASH_MISMATCH:
+		return "SLOT_HASH_MISMATCH";
+	case MSG_STATUS_FLASH_ERROR:
+		return "FLASH_ERROR";
+	case MSG_STATUS_SEQ_EXHAUSTED:
+		return "SEQ_EXHAUSTED";
+	case MSG_STATUS_INTERNAL:
+		return "INTERNAL";
+	}
+	return "unknown";
+}
+
+const char *msg_reset_reason_to_string(unsigned reason)
+{
+	switch ((enum msg_reset_reason)reason) {
+	case MSG_RESET_UNKNOWN:
+		return "UNKNOWN";
+	case MSG_RESET_POWER_ON:
+		return "POWER_ON";
+	case MSG_RESET_PIN:
+		return "PIN";
+	case MSG_RESET_WATCHDOG:
+		return "WATCHDOG";
+	case MSG_RESET_SOFTWARE:
+		return "SOFTWARE";
+	case MSG_RESET_HOST:
+		return "HOST";
+	case MSG_RESET_FAULT:
+		return "FAULT";
+	case MSG_RESET_BROWNOUT:
+		return "BROWNOUT";
+	case MSG_RESET_WAKEUP:
+		return "WAKEUP";
+	case MSG_RESET_DEBUGGER:
+		return "DEBUGGER";
+	}
+	return "unknown";
+}
+
+const char *msg_log_level_to_string(unsigned level)
+{
+	switch ((enum msg_log_level)level) {
+	case MSG_LOG_ERROR:
+		return "ERROR";
+	case MSG_LOG_WARNING:
+		return "WARNING";
+	case MSG_LOG_INFO:
+		return "INFO";
+	case MSG_LOG_DEBUG:
+		return "DEBUG";
+	}
+	return "unknown";
+}
+
+const char *msg_slot_state_to_string(unsigned state)
+{
+	switch ((enum msg_slot_state)state) {
+	case MSG_SLOT_EMPTY:
+		return "EMPTY";
+	case MSG_SLOT_WRITING:
+		return "WRITING";
+	case MSG_SLOT_COMMITTED:
+		return "COMMITTED";
+	}
+	return "unknown";
+}

@@ -1,0 +1,309 @@
+/* messages: typed payloads of the dongle link, one struct per message, encoded and decoded field by field
+ * (docs/protocol.md, "Messages", holds the byte layouts, the rules and the worked examples).
+ *
+ * Decoders check every length and field and read nothing outside the payload; what they accept, the encoders
+ * accept, and what the encoders refuse is never sent. Both return an enum msg_status, so a dongle can answer a
+ * malformed request with the decoder's verdict as it is. Decoded byte strings (ECHO data, log text, access
+ * payloads, image data) point into the payload buffer (borrowed): copy them before that buffer is reused.
+ *
+ * Glossary: *request id* and *event sequence number* share the header's seq field; *access payload* = a Bluetooth
+ * Mesh access message (opcode + parameters), at most 380 bytes; *slot* = the dongle's flash area for one image.
+ */
+#ifndef MESHFLEET_PROTOCOL_MESSAGES_H
+#define MESHFLEET_PROTOCOL_MESSAGES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define MSG_VERSION_MAJOR 1
+#define MSG_VERSION_MINOR 0
+
+/* The request id every HELLO carries: the bytes of this HELLO, read by an nRF5 SDK for Mesh serial device as its
+ * own length-prefixed packets, are only opcodes it does not know, and they end on a packet boundary, with or
+ * without the retransmission flag (docs/protocol.md, "Telling an nRF5 SDK for Mesh device apart"). */
+#define MSG_HELLO_ID 0x4D46B1B1u
+
+#define MSG_KEY_SIZE            16
+#define MSG_SHA256_SIZE         32
+#define MSG_BUILD_ID_SIZE       8
+#define MSG_ACCESS_MAX          380     /* largest access payload: 32 segments x 12 bytes - 4-byte TransMIC */
+#define MSG_SLOT_WRITE_MAX      1024    /* largest SLOT_WRITE data */
+#define MSG_LOG_MODULE_MAX      32
+#define MSG_LOG_TEXT_MAX        256
+#define MSG_KEY_INDEX_MAX       0x0FFF
+#define MSG_MESH_SEQ_MAX        0x00FFFFFF
+#define MSG_TTL_DEFAULT         0xFF    /* MESH_SEND: the dongle's default TTL */
+
+/* Bluetooth Mesh address ranges. */
+#define MSG_ADDR_UNASSIGNED     0x0000
+#define MSG_ADDR_UNICAST_MAX    0x7FFF
+#define MSG_ADDR_VIRTUAL_MIN    0x8000
+#define MSG_ADDR_GROUP_MIN      0xC000
+
+enum msg_type {
+	MSG_HELLO = 0x01,
+	MSG_ECHO = 0x02,
+	MSG_RESET = 0x03,
+	MSG_STATS = 0x04,
+	MSG_LOG = 0x05,
+	MSG_MESH_CONFIG = 0x10,
+	MSG_MESH_SEND = 0x11,
+	MSG_MESH_RECV = 0x12,
+	MSG_SLOT_INFO = 0x20,
+	MSG_SLOT_BEGIN = 0x21,
+	MSG_SLOT_WRITE = 0x22,
+	MSG_SLOT_COMMIT = 0x23,
+};
+
+/* Types 0x40..0x7F belong to the distribution messages (DIST_*) of a later version; 0xF0..0xFF to test builds. */
+#define MSG_DIST_FIRST 0x40
+#define MSG_DIST_LAST  0x7F
+
+/* The header's status byte in a response. Codes 0x0F..0x3F are for later minor versions, 0x40..0x7F for DIST_*;
+ * a host treats a code it does not know as a failure and shows its number. */
+enum msg_status {
+	MSG_STATUS_OK = 0x00,
+	MSG_STATUS_UNKNOWN_MESSAGE = 0x01,
+	MSG_STATUS_BAD_LENGTH = 0x02,
+	MSG_STATUS_BAD_PARAM = 0x03,
+	MSG_STATUS_BUSY = 0x04,
+	MSG_STATUS_NO_MEMORY = 0x05,
+	MSG_STATUS_BAD_STATE = 0x06,
+	MSG_STATUS_NOT_SUPPORTED = 0x07,
+	MSG_STATUS_NOT_CONFIGURED = 0x08,
+	MSG_STATUS_SLOT_OFFSET = 0x09,
+	MSG_STATUS_SLOT_TOO_BIG = 0x0A,
+	MSG_STATUS_SLOT_HASH_MISMATCH = 0x0B,
+	MSG_STATUS_FLASH_ERROR = 0x0C,
+	MSG_STATUS_SEQ_EXHAUSTED = 0x0D,
+	MSG_STATUS_INTERNAL = 0x0E,
+};
+
+enum msg_reset_reason {
+	MSG_RESET_UNKNOWN = 0,
+	MSG_RESET_POWER_ON = 1,
+	MSG_RESET_PIN = 2,
+	MSG_RESET_WATCHDOG = 3,
+	MSG_RESET_SOFTWARE = 4,         /* the firmware's own decision (fatal error handler, after an update) */
+	MSG_RESET_HOST = 5,             /* a RESET request */
+	MSG_RESET_FAULT = 6,            /* CPU lockup or hard fault */
+	MSG_RESET_BROWNOUT = 7,
+	MSG_RESET_WAKEUP = 8,           /* wake-up from system off */
+	MSG_RESET_DEBUGGER = 9,
+};
+
+enum msg_reset_mode {
+	MSG_RESET_MODE_APP = 0,         /* restart the companion firmware */
+	MSG_RESET_MODE_BOOTLOADER = 1,  /* restart into the USB bootloader, to be reflashed */
+};
+
+/* Zephyr's numbering, so the port maps log levels one to one. */
+enum msg_log_level {
+	MSG_LOG_ERROR = 1,
+	MSG_LOG_WARNING = 2,
+	MSG_LOG_INFO = 3,
+	MSG_LOG_DEBUG = 4,
+};
+
+enum msg_slot_state {
+	MSG_SLOT_EMPTY = 0,
+	MSG_SLOT_WRITING = 1,
+	MSG_SLOT_COMMITTED = 2,
+};
+
+/* HELLO feature bits; a host ignores bits it does not know. */
+#define MSG_FEATURE_MESH        (1u << 0)       /* MESH_CONFIG, MESH_SEND, MESH_RECV */
+#define MSG_FEATURE_SLOT        (1u << 1)       /* SLOT_* */
+#define MSG_FEATURE_DIST        (1u << 2)       /* DIST_* (later version) */
+#define MSG_FEATURE_SIMULATED   (1u << 3)       /* the radio and the nodes are simulated (meshfleet-sim) */
+
+/* MESH_SEND / MESH_RECV flags */
+#define MSG_MESH_FLAG_DEVKEY    0x01    /* device key (key index = net key index) instead of an application key */
+/* MESH_CONFIG flags */
+#define MSG_MESH_FLAG_IV_UPDATE 0x01    /* IV Update procedure in progress */
+
+/* HELLO response (request: empty). 32 bytes in version 1.0; later minor versions append fields. */
+struct msg_hello {
+	uint8_t proto_major;
+	uint8_t proto_minor;
+	enum msg_reset_reason reset_reason;
+	uint8_t request_window;         /* requests the host may have in flight, >= 1 */
+	uint16_t max_frame;             /* largest decoded frame the dongle accepts and sends */
+	uint16_t max_targets;           /* targets one distribution can address */
+	uint32_t slot_size;             /* bytes */
+	uint32_t features;              /* MSG_FEATURE_* */
+	uint32_t next_event_seq;        /* sequence number of the next event after this response */
+	uint8_t fw_major;
+	uint8_t fw_minor;
+	uint16_t fw_patch;
+	uint8_t build_id[MSG_BUILD_ID_SIZE];    /* first 8 bytes of the firmware's git commit */
+};
+
+/* ECHO request and response. */
+struct msg_data {
+	const uint8_t *data;    /* borrowed */
+	uint16_t len;
+};
+
+/* RESET request (response: empty). */
+struct msg_reset {
+	enum msg_reset_mode mode;
+};
+
+/* STATS response (request: empty). 48 bytes in version 1.0; later minor versions append counters. */
+struct msg_stats {
+	uint32_t uptime_s;
+	uint32_t rx_frames;             /* valid frames received */
+	uint32_t tx_frames;
+	uint32_t rx_bad_crc;
+	uint32_t rx_bad_frame;          /* COBS errors, oversize, bad magic/format/length/flags */
+	uint32_t rx_dropped;            /* valid frames dropped for lack of a buffer */
+	uint32_t rx_duplicates;         /* requests answered from the duplicate cache */
+	uint32_t events_dropped;        /* events not sent; each left a gap in the sequence */
+	uint32_t mesh_tx;               /* access messages sent */
+	uint32_t mesh_tx_failed;
+	uint32_t mesh_rx;               /* access messages received and forwarded */
+	uint32_t mesh_seq;              /* next Bluetooth Mesh sequence number, <= MSG_MESH_SEQ_MAX */
+};
+
+/* LOG event. Module: 1..32 printable ASCII characters without space; text: 0..256 bytes of UTF-8 without NUL.
+ * Neither is NUL-terminated. */
+struct msg_log {
+	enum msg_log_level level;
+	uint32_t uptime_ms;             /* dongle clock when the line was logged; wraps after 49 days */
+	const char *module;             /* borrowed */
+	uint8_t module_len;
+	const char *text;               /* borrowed */
+	uint16_t text_len;
+};
+
+/* MESH_CONFIG request. */
+struct msg_mesh_config {
+	uint8_t net_key[MSG_KEY_SIZE];
+	uint8_t app_key[MSG_KEY_SIZE];
+	uint16_t net_key_index;
+	uint16_t app_key_index;
+	uint32_t iv_index;
+	uint32_t seq;                   /* lowest sequence number the dongle may use (see the high-water-mark rule) */
+	uint16_t address;               /* the dongle's own unicast address */
+	bool iv_update;
+};
+
+/* MESH_SEND request (response: empty). */
+struct msg_mesh_send {
+	uint16_t dst;                   /* unicast or group; never virtual */
+	uint16_t key_index;             /* app key index, or net key index with @devkey */
+	bool devkey;
+	uint8_t ttl;                    /* 0, 2..127, or MSG_TTL_DEFAULT */
+	uint8_t dev_key[MSG_KEY_SIZE];  /* the destination's device key; on the wire only with @devkey */
+	const uint8_t *payload;         /* borrowed; 1..380 bytes */
+	uint16_t payload_len;
+};
+
+/* MESH_RECV event. */
+struct msg_mesh_recv {
+	uint16_t src;
+	uint16_t dst;
+	uint16_t key_index;
+	bool devkey;
+	uint8_t ttl;                    /* as received, 0..127 */
+	int8_t rssi;                    /* dBm */
+	const uint8_t *payload;         /* borrowed; 1..380 bytes */
+	uint16_t payload_len;
+};
+
+/* SLOT_INFO response (request: empty). */
+struct msg_slot_info {
+	uint32_t slot_size;
+	uint32_t image_size;            /* announced by SLOT_BEGIN; 0 when empty */
+	uint32_t bytes_written;         /* contiguous from offset 0 */
+	enum msg_slot_state state;
+	uint8_t sha256[MSG_SHA256_SIZE];        /* WRITING: as announced; COMMITTED: as verified; EMPTY: zeros */
+};
+
+/* SLOT_BEGIN and SLOT_COMMIT requests (responses: empty). */
+struct msg_slot_image {
+	uint32_t size;                  /* >= 1 */
+	uint8_t sha256[MSG_SHA256_SIZE];
+};
+
+/* SLOT_WRITE request. */
+struct msg_slot_write {
+	uint32_t offset;                /* multiple of 4 */
+	const uint8_t *data;            /* borrowed; 1..MSG_SLOT_WRITE_MAX bytes */
+	uint16_t len;
+};
+
+/* One message. @type and @kind select the member of @u:
+ *
+ *	type          request        response (status OK)     event
+ *	HELLO         -              hello                    
+ *	ECHO          echo           echo
+ *	RESET         reset          -
+ *	STATS         -              stats
+ *	LOG                                                   log
+ *	MESH_CONFIG   mesh_config    mesh_seq
+ *	MESH_SEND     mesh_send      -
+ *	MESH_RECV                                             mesh_recv
+ *	SLOT_INFO     -              slot_info
+ *	SLOT_BEGIN    slot_image     -
+ *	SLOT_WRITE    slot_write     bytes_written (also when status is not OK)
+ *	SLOT_COMMIT   slot_image     -
+ *
+ * "-" is an empty payload; a blank cell is a combination that does not exist. A response whose status is not OK
+ * has an empty payload, except SLOT_WRITE's. */
+struct msg {
+	enum msg_type type;
+	enum frame_kind kind;
+	uint8_t status;                 /* responses: enum msg_status, kept raw (a newer dongle may send new codes) */
+	union {
+		struct msg_hello hello;
+		struct msg_data echo;
+		struct msg_reset reset;
+		struct msg_stats stats;
+		struct msg_log log;
+		struct msg_mesh_config mesh_config;
+		uint32_t mesh_seq;      /* MESH_CONFIG response: the sequence number the dongle will use next */
+		struct msg_mesh_send mesh_send;
+		struct msg_mesh_recv mesh_recv;
+		struct msg_slot_info slot_info;
+		struct msg_slot_image slot_image;
+		struct msg_slot_write slot_write;
+		uint32_t bytes_written; /* SLOT_WRITE response */
+	} u;
+};
+
+/* Decodes the payload of a frame whose header is @h (type, kind, status and payload_len are used) into *ret.
+ * Returns MSG_STATUS_OK, or UNKNOWN_MESSAGE (type unknown, or not valid in that direction), BAD_LENGTH,
+ * BAD_PARAM, or NOT_SUPPORTED (a HELLO response of another major version: read its version with
+ * msg_hello_version()). *ret is untouched on failure. */
+enum msg_status msg_decode(const struct frame_header *h, const uint8_t *payload, struct msg *ret);
+
+/* Encodes the payload of @m into @out. Returns MSG_STATUS_OK and sets *ret_len, UNKNOWN_MESSAGE or BAD_PARAM if
+ * @m is not something msg_decode() would accept, or NO_MEMORY if @cap is too small. */
+enum msg_status msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t *ret_len);
+
+/* Encodes @m as a whole decoded frame (header, payload, CRC) with the given request id or event sequence number.
+ * Same results as msg_encode(); *ret_len is the frame's size. */
+enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retransmit, uint8_t *out, size_t cap,
+				 size_t *ret_len);
+
+/* Reads the protocol version from a HELLO response payload of any major version (its first two bytes never
+ * move). Returns false if the payload is too short to hold it. */
+bool msg_hello_version(const uint8_t *payload, size_t len, uint8_t *ret_major, uint8_t *ret_minor);
+
+/* True if a message of @type exists with @kind (the table above). */
+bool msg_type_valid(uint8_t type, enum frame_kind kind);
+
+/* Names as the specification writes them ("SLOT_WRITE", "SLOT_HASH_MISMATCH", "POWER_ON", ...); values this build
+ * does not know give "unknown". */
+const char *msg_type_to_string(unsigned type);
+const char *msg_status_to_string(unsigned status);
+const char *msg_reset_reason_to_string(unsigned reason);
+const char *msg_log_level_to_string(unsigned level);
+const char *msg_slot_state_to_string(unsigned state);
+
+#endif
