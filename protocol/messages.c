@@ -10,13 +10,11 @@ enum {
 	STATS_RSP_SIZE = 48,
 	LOG_HEADER_SIZE = 6,
 	MESH_CONFIG_REQ_SIZE = 47,
-	MESH_CONFIG_RSP_SIZE = 4,
 	MESH_SEND_HEADER_SIZE = 6,
 	MESH_RECV_HEADER_SIZE = 9,
 	SLOT_INFO_RSP_SIZE = 45,
 	SLOT_IMAGE_SIZE = 36,
 	SLOT_WRITE_HEADER_SIZE = 4,
-	SLOT_WRITE_RSP_SIZE = 4,
 };
 
 #define KIND_BIT(kind) (1u << (kind))
@@ -144,9 +142,12 @@ static enum msg_status check_log(const struct msg_log *l)
 		return MSG_STATUS_BAD_LENGTH;
 	if (l->level < MSG_LOG_ERROR || l->level > MSG_LOG_DEBUG)
 		return MSG_STATUS_BAD_PARAM;
-	for (size_t i = 0; i < l->module_len; i++)
-		if (l->module[i] < 0x21 || l->module[i] > 0x7e)
+	for (size_t i = 0; i < l->module_len; i++) {
+		unsigned char c = (unsigned char)l->module[i];
+
+		if (c < 0x21 || c > 0x7e)
 			return MSG_STATUS_BAD_PARAM;
+	}
 	if (bytes_contain((const uint8_t *)l->text, l->text_len, 0))
 		return MSG_STATUS_BAD_PARAM;
 	return MSG_STATUS_OK;
@@ -316,7 +317,7 @@ static enum msg_status get_mesh_config(struct reader *r, struct msg_mesh_config 
 /* MESH_CONFIG and SLOT_WRITE responses: one u32. */
 static enum msg_status get_u32(struct reader *r, uint32_t *value, uint32_t max)
 {
-	if (r->len != 4)
+	if (r->len != sizeof(uint32_t))
 		return MSG_STATUS_BAD_LENGTH;
 	*value = get_le32(r);
 	return *value <= max ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
@@ -712,7 +713,7 @@ enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retrans
 	struct frame_header h = {
 		.type = (uint8_t)m->type,
 		.kind = m->kind,
-		.retransmit = retransmit && m->kind == FRAME_REQUEST,
+		.retransmit = retransmit && m->kind == FRAME_REQUEST && m->type != MSG_HELLO,
 		.status = m->kind == FRAME_RESPONSE ? m->status : 0,
 		.seq = seq,
 	};
@@ -724,12 +725,12 @@ enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retrans
 	st = msg_encode(m, out + FRAME_HEADER_SIZE, cap - FRAME_OVERHEAD, &payload_len);
 	if (st != MSG_STATUS_OK)
 		return st;
-	if (payload_len > FRAME_MAX_PAYLOAD)
-		return MSG_STATUS_BAD_LENGTH;
+	/* Every layout stays within FRAME_MAX_PAYLOAD and msg_encode() kept to the room left for the payload, so
+	 * frame_encode() cannot fail; the check keeps it that way if a layout grows. */
 	h.payload_len = (uint16_t)payload_len;
 	len = frame_encode(&h, out + FRAME_HEADER_SIZE, out, cap);
-	if (len == 0)
-		return MSG_STATUS_NO_MEMORY;
+	if (payload_len > FRAME_MAX_PAYLOAD || len == 0)
+		return MSG_STATUS_BAD_LENGTH;
 	*ret_len = len;
 	return MSG_STATUS_OK;
 }
@@ -764,7 +765,7 @@ static unsigned kinds_of(unsigned type)
 	return 0;
 }
 
-bool msg_type_valid(uint8_t type, enum frame_kind kind)
+bool msg_type_valid(unsigned type, enum frame_kind kind)
 {
 	return kind <= FRAME_EVENT && (kinds_of(type) & KIND_BIT(kind)) != 0;
 }

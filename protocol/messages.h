@@ -21,10 +21,11 @@
 #define MSG_VERSION_MAJOR 1
 #define MSG_VERSION_MINOR 0
 
-/* The request id every HELLO carries: the bytes of this HELLO, read by an nRF5 SDK for Mesh serial device as its
- * own length-prefixed packets, are only opcodes it does not know, and they end on a packet boundary, with or
- * without the retransmission flag (docs/protocol.md, "Telling an nRF5 SDK for Mesh device apart"). */
-#define MSG_HELLO_ID 0x4D46B1B1u
+/* The request id of every HELLO (bytes b1 4d 46 30, "\xb1MF0"). Read by an nRF5 SDK for Mesh serial device as its
+ * own length-prefixed packets, this HELLO holds only opcodes that device does not know, and it ends on a packet
+ * boundary, so the device answers "unknown command" and is ready for the next probe (docs/protocol.md, "Telling an
+ * nRF5 SDK for Mesh device apart"). That holds only without the retransmission flag: HELLO never carries it. */
+#define MSG_HELLO_ID 0x30464DB1u
 
 #define MSG_KEY_SIZE            16
 #define MSG_SHA256_SIZE         32
@@ -287,7 +288,8 @@ enum msg_status msg_decode(const struct frame_header *h, const uint8_t *payload,
 enum msg_status msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t *ret_len);
 
 /* Encodes @m as a whole decoded frame (header, payload, CRC) with the given request id or event sequence number.
- * Same results as msg_encode(); *ret_len is the frame's size. */
+ * @retransmit sets the retransmission flag, on requests other than HELLO only. Same results as msg_encode();
+ * *ret_len is the frame's size. */
 enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retransmit, uint8_t *out, size_t cap,
 				 size_t *ret_len);
 
@@ -296,7 +298,7 @@ enum msg_status msg_encode_frame(const struct msg *m, uint32_t seq, bool retrans
 bool msg_hello_version(const uint8_t *payload, size_t len, uint8_t *ret_major, uint8_t *ret_minor);
 
 /* True if a message of @type exists with @kind (the table above). */
-bool msg_type_valid(uint8_t type, enum frame_kind kind);
+bool msg_type_valid(unsigned type, enum frame_kind kind);
 
 /* Names as the specification writes them ("SLOT_WRITE", "SLOT_HASH_MISMATCH", "POWER_ON", ...); values this build
  * does not know give "unknown". */

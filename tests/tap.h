@@ -15,8 +15,8 @@
 static int tap_run;
 static int tap_failed;
 
-__attribute__((format(printf, 3, 4)))
-static inline bool tap_report(bool pass, int line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5)))
+static inline bool tap_report(bool pass, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,30 +29,30 @@ static inline bool tap_report(bool pass, int line, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	if (!pass)
-		printf("#   failed at %s line %d\n", __FILE__, line);
+		printf("#   failed at %s line %d\n", file, line);
 	fflush(stdout);
 	return pass;
 }
 
-#define ok(cond, ...) tap_report(!!(cond), __LINE__, __VA_ARGS__)
+#define ok(cond, ...) tap_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 #define is_int(got, want, ...) do { \
 	intmax_t g_ = (intmax_t)(got), w_ = (intmax_t)(want); \
-	if (!tap_report(g_ == w_, __LINE__, __VA_ARGS__)) \
+	if (!tap_report(g_ == w_, __FILE__, __LINE__, __VA_ARGS__)) \
 		printf("#   got: %jd\n#   expected: %jd\n", g_, w_); \
 } while (0)
 
 #define is_str(got, want, ...) do { \
 	const char *g_ = (got), *w_ = (want); \
 	bool p_ = (g_ == NULL && w_ == NULL) || (g_ && w_ && strcmp(g_, w_) == 0); \
-	if (!tap_report(p_, __LINE__, __VA_ARGS__)) \
+	if (!tap_report(p_, __FILE__, __LINE__, __VA_ARGS__)) \
 		printf("#   got: '%s'\n#   expected: '%s'\n", g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
 } while (0)
 
 /* Checks that @haystack contains @needle, for error messages whose exact wording may grow. */
 #define has_str(haystack, needle, ...) do { \
 	const char *h_ = (haystack), *n_ = (needle); \
-	if (!tap_report(h_ && strstr(h_, n_), __LINE__, __VA_ARGS__)) \
+	if (!tap_report(h_ && strstr(h_, n_), __FILE__, __LINE__, __VA_ARGS__)) \
 		printf("#   got: '%s'\n#   expected to contain: '%s'\n", h_ ? h_ : "(null)", n_); \
 } while (0)
 

@@ -10,6 +10,7 @@
 #   MF_SRCDIR              the source tree (for messages only)
 #   WRK, NGINX             wrk and nginx (default: found on PATH, nginx also in /usr/sbin)
 #   BENCH_SECONDS          length of each wrk run (default 10)
+#   BENCH_ROUNDS           rounds of runs, each target in turn; the table shows medians (default 1)
 #   BENCH_NODES            nodes in the database (default 10000; at most 32767)
 #   BENCH_KEEP=1           keep the temporary directory (logs, bodies, wrk outputs) and print its path
 set -euo pipefail
@@ -20,12 +21,14 @@ readonly CONNECTIONS=32         # meshfleetd's default max_connections_per_ip is
 readonly BATCH=1000             # nodes per POST (the API's maximum)
 
 seconds=${BENCH_SECONDS:-10}
+rounds=${BENCH_ROUNDS:-1}
 n_nodes=${BENCH_NODES:-10000}
 
 say() { printf 'bench: %s\n' "$*"; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 [[ $seconds =~ ^[1-9][0-9]{0,3}$ ]] || die "BENCH_SECONDS='$seconds' is not a whole number of seconds (1..9999)"
+[[ $rounds =~ ^[1-9]$ ]] || die "BENCH_ROUNDS='$rounds' is not a number of rounds (1..9)"
 [[ $n_nodes =~ ^[1-9][0-9]{0,4}$ ]] && [ "$n_nodes" -le 32767 ] ||
 	die "BENCH_NODES='$n_nodes' is not a node count (1..32767)"
 
@@ -301,26 +304,52 @@ check_same_bytes "$bare" bare-mhd
 
 # --- wrk -------------------------------------------------------------------------------------------------------
 
-# run_wrk NAME URL: runs wrk, leaves its output in $tmp/wrk/NAME and prints "REQ_PER_S P99_MS".
+# How much CPU other programs took during a run: the user + system time (own and of waited-for children) of
+# every process but the server, this script and kernel threads (which carry our own network traffic), in ticks.
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+ncpu=$(nproc 2>/dev/null || echo 1)
+other_ticks() {
+	# cat skips processes that exit meanwhile, where awk would stop.
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v exclude=" $* " '{
+		pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ");
+		if (pid == 2 || f[2] == 2 || index(exclude, " " pid " ")) next;
+		total += f[12] + f[13] + f[14] + f[15] }
+		END { printf "%d\n", total }'
+}
+# children_of PID: the PIDs whose parent is PID (nginx's worker).
+children_of() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == p) print pid }'
+}
+
+# run_wrk NAME URL SERVER_PID...: runs wrk, leaves its output in $tmp/wrk/NAME and prints
+# "REQ_PER_S P99_MS OTHER_PERCENT", the last being the share of all CPUs that neither wrk nor the server used.
 run_wrk() {
-	local out=$tmp/wrk/$1
-	"${wrk_pin[@]}" "$WRK" -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency "$2" >"$out" 2>&1 ||
-		die "wrk failed against $2: $(tail -n 5 "$out")"
-	awk '
+	local name=$1 url=$2 out=$tmp/wrk/$1 self=$BASHPID o0 o1
+	shift 2
+	# This subshell waits for wrk, so wrk's time shows in its children's time: leave it out too.
+	o0=$(other_ticks "$@" $$ "$self")
+	"${wrk_pin[@]}" "$WRK" -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency "$url" >"$out" 2>&1 ||
+		die "wrk failed against $url: $(tail -n 5 "$out")"
+	o1=$(other_ticks "$@" $$ "$self")
+	awk -v other=$((o1 - o0)) -v total=$((seconds * hz * ncpu)) '
 		/^Requests\/sec:/ { rps = $2 }
 		$1 == "99%" {
 			v = $2; unit = v; sub(/^[0-9.]+/, "", unit); v += 0;
 			if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000; else if (unit == "m") v *= 60000;
 			p99 = v
 		}
-		END { if (rps == "" || p99 == "") exit 1; printf "%s %.3f\n", rps, p99 }' "$out" ||
-		die "cannot read requests/s and the 99% latency in wrk's output: $(cat "$out")"
+		END {
+			if (rps == "" || p99 == "") exit 1;
+			printf "%s %.3f %.0f\n", rps, p99, (other > 0 ? 100 * other / total : 0)
+		}' "$out" || die "cannot read requests/s and the 99% latency in wrk's output of $name: $(cat "$out")"
 }
 
-# wrk_notes NAME: socket errors and non-2xx answers worth a line under the table.
+# wrk_notes NAME: socket errors and non-2xx answers worth a line under the table, from every round.
 wrk_notes() {
-	local out=$tmp/wrk/$1
-	grep -E 'Socket errors|Non-2xx' "$out" | sed "s/^ */  note: $1: /" || true
+	local out
+	for out in "$tmp/wrk/$1"-*; do
+		grep -E 'Socket errors|Non-2xx' "$out" | sed "s/^ */  note: ${out##*/}: /" || true
+	done
 }
 
 check_daemon_alive() {
@@ -330,21 +359,42 @@ check_daemon_alive() {
 	[ "$code" = 200 ] || die "meshfleetd answers GET /api/v1/nodes?limit=1 with $code after a wrk run"
 }
 
-declare -A rps p99
+declare -A rps p99 other
 targets=(bare-mhd meshfleetd)
 [ -z "$nginx_url" ] || targets+=(nginx)
 declare -A base=([bare-mhd]=$bare [meshfleetd]=$mf [nginx]=$nginx_url)
+declare -A server_pids=([bare-mhd]=$bare_pid [meshfleetd]=$mf_pid)
+[ -z "$nginx_url" ] || server_pids[nginx]="$nginx_pid $(children_of "$nginx_pid" | tr '\n' ' ')"
 urls=(health nodes)
 declare -A path=([health]=/api/v1/health [nodes]="/api/v1/nodes?limit=100")
 
-say "wrk: $WRK -t1 -c$CONNECTIONS -d${seconds}s --latency; $pinning"
+# median: the middle of the numbers on stdin (the mean of the two middle ones for an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+say "wrk: $WRK -t1 -c$CONNECTIONS -d${seconds}s --latency, $rounds round(s); $pinning"
 say "bodies: health $health_bytes bytes, nodes?limit=100 $nodes_bytes bytes (captured from meshfleetd)"
+: >"$tmp/results"
+for ((round = 1; round <= rounds; round++)); do
+	for u in "${urls[@]}"; do
+		for t in "${targets[@]}"; do
+			if [ "$rounds" -eq 1 ]; then
+				say "running $t ${path[$u]}"
+			else
+				say "running $t ${path[$u]} (round $round of $rounds)"
+			fi
+			# shellcheck disable=SC2086 # a list of PIDs
+			result=$(run_wrk "$t-$u-$round" "${base[$t]}${path[$u]}" ${server_pids[$t]})
+			echo "$t $u $result" >>"$tmp/results"
+			[ "$t" != meshfleetd ] || check_daemon_alive
+		done
+	done
+done
+# Several rounds: the median req/s and p99 of each cell, and the worst interference.
 for u in "${urls[@]}"; do
 	for t in "${targets[@]}"; do
-		say "running $t ${path[$u]}"
-		result=$(run_wrk "$t-$u" "${base[$t]}${path[$u]}")
-		read -r rps["$t,$u"] p99["$t,$u"] <<<"$result"
-		[ "$t" != meshfleetd ] || check_daemon_alive
+		rps[$t,$u]=$(awk -v t="$t" -v u="$u" '$1 == t && $2 == u { print $3 }' "$tmp/results" | median)
+		p99[$t,$u]=$(awk -v t="$t" -v u="$u" '$1 == t && $2 == u { print $4 }' "$tmp/results" | median)
+		other[$t,$u]=$(awk -v t="$t" -v u="$u" '$1 == t && $2 == u { print $5 }' "$tmp/results" | sort -n | tail -n 1)
 	done
 done
 
@@ -357,11 +407,14 @@ after_hwm=$(proc_kib "$mf_pid" VmHWM)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo
-printf '%-11s %-28s %12s %10s %12s %12s\n' target url "req/s" "p99 ms" "req/s ratio" "p99 ratio"
+printf '%-11s %-28s %10s %9s %12s %10s %8s\n' target url "req/s" "p99 ms" "req/s ratio" "p99 ratio" "other%"
+noisy=0
 for u in "${urls[@]}"; do
 	for t in "${targets[@]}"; do
-		printf '%-11s %-28s %12.0f %10.3f %12s %12s\n' "$t" "GET ${path[$u]}" "${rps[$t,$u]}" "${p99[$t,$u]}" \
-			"$(ratio "${rps[$t,$u]}" "${rps[bare-mhd,$u]}")" "$(ratio "${p99[$t,$u]}" "${p99[bare-mhd,$u]}")"
+		printf '%-11s %-28s %10.0f %9.3f %12s %10s %8s\n' "$t" "GET ${path[$u]}" "${rps[$t,$u]}" "${p99[$t,$u]}" \
+			"$(ratio "${rps[$t,$u]}" "${rps[bare-mhd,$u]}")" "$(ratio "${p99[$t,$u]}" "${p99[bare-mhd,$u]}")" \
+			"${other[$t,$u]}"
+		[ "${other[$t,$u]}" -le 5 ] || noisy=1
 	done
 done
 for u in "${urls[@]}"; do
@@ -370,7 +423,11 @@ for u in "${urls[@]}"; do
 	done
 done
 echo "(ratios are to bare-mhd in this run: req/s higher is better, p99 lower is better; the health body holds"
-echo " uptime_s, so the other servers answer a snapshot of it, which costs them nothing meshfleetd pays)"
+echo " uptime_s, so the other servers answer a snapshot of it, which costs them nothing meshfleetd pays;"
+echo " other% is the share of all $ncpu CPUs that programs other than wrk and the server used during the run;"
+echo " with BENCH_ROUNDS > 1: medians of the rounds, and the largest other%)"
+[ "$noisy" = 0 ] ||
+	echo "warning: other programs used more than 5% of the CPUs during some runs: those figures are noisy; run again"
 echo
 echo "memory: meshfleetd with $n_nodes nodes, after listing them all: RssAnon $(mib "$rss_anon"), VmRSS $(mib "$vm_rss")" \
 	"(RssFile $(mib "$rss_file"), RssShmem $(mib "$rss_shmem"))"
