@@ -44,22 +44,32 @@ void api_reply_db_error(struct http_response *res, int error)
 	}
 }
 
+/* Written with one printf: a jansson tree and json_dumps() cost a third of this request. The strings are ours
+ * (state names, the version) except the dongle spec, which goes through the JSON string writer. */
 static void api_health(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
 	const char *state = db_state(api->db);
-	json_t *json;
+	struct strbuf out;
+	char *text;
+	size_t len;
 
 	(void)req;
-	json = json_pack("{s:s,s:s,s:I,s:{s:s,s:i,s:I},s:{s:s,s:s}}",
-			 "status", strcmp(state, "ok") == 0 ? "ok" : "degraded",
-			 "version", PACKAGE_VERSION,
-			 "uptime_s", (json_int_t)((uv_now(api->loop) - api->started_ms) / 1000),
-			 "database", "state", state, "schema_version", db_schema_version(api->db),
-			 "errors", (json_int_t)db_error_count(api->db),
-			 "dongle", "state", strcmp(api->dongle, "none") == 0 ? "not_configured" : "configured",
-			 "spec", api->dongle);
-	http_reply_json(res, 200, json);
+	strbuf_init(&out, 4096);
+	strbuf_printf(&out, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_s\":%llu,\"database\":{\"state\":\"%s\","
+		      "\"schema_version\":%d,\"errors\":%llu},\"dongle\":{\"state\":\"%s\",\"spec\":",
+		      strcmp(state, "ok") == 0 ? "ok" : "degraded", PACKAGE_VERSION,
+		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), state,
+		      db_schema_version(api->db), (unsigned long long)db_error_count(api->db),
+		      strcmp(api->dongle, "none") == 0 ? "not_configured" : "configured");
+	strbuf_json_string(&out, api->dongle);
+	strbuf_append(&out, "}}", 2);
+	text = strbuf_steal(&out, &len);
+	if (!text) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return;
+	}
+	http_reply_text(res, 200, "application/json", text, len);
 }
 
 static void api_metrics(void *app, const struct http_request *req, struct http_response *res)

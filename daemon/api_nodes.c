@@ -33,50 +33,66 @@ static int input_fail(struct input_error *err, const char *code, const char *pat
 	return -EINVAL;
 }
 
-static void write_optional_id(struct strbuf *out, const char *key, int32_t v)
+static void write_optional_id(struct strbuf *out, const char *key, size_t key_len, int32_t v)
 {
+	strbuf_append(out, key, key_len);
 	if (v == NODE_ID_UNKNOWN)
-		strbuf_printf(out, ",\"%s\":null", key);
+		strbuf_append(out, "null", 4);
 	else
-		strbuf_printf(out, ",\"%s\":%d", key, (int)v);
+		strbuf_append_uint(out, (uint64_t)v);
 }
 
-static void write_optional_time(struct strbuf *out, const char *key, int64_t ms)
+static void write_optional_time(struct strbuf *out, const char *key, size_t key_len, int64_t ms)
 {
-	char text[21];
+	char *p;
 
+	strbuf_append(out, key, key_len);
 	if (!ms) {
-		strbuf_printf(out, ",\"%s\":null", key);
+		strbuf_append(out, "null", 4);
 		return;
 	}
-	time_format_rfc3339(ms, text);
-	strbuf_printf(out, ",\"%s\":\"%s\"", key, text);
+	p = strbuf_tail(out, 22);
+	if (!p)
+		return;
+	p[0] = '"';
+	time_format_rfc3339(ms, p + 1);
+	p[21] = '"';
 }
+
+static void write_hex(struct strbuf *out, const uint8_t *data, size_t len)
+{
+	char *p = strbuf_tail(out, 2 * len + 2);
+
+	if (!p)
+		return;
+	p[0] = '"';
+	hex_encode(data, len, p + 1);
+	p[2 * len + 1] = '"';
+}
+
+#define KEY(s) s, sizeof(s) - 1
 
 /* Writes @node as a JSON object. The API's node representation is defined here and nowhere else. Lists of
  * thousands of nodes are written straight into the response buffer, without a JSON tree in between. */
 static void node_write_json(struct strbuf *out, const struct node *node)
 {
-	char hex[2 * NODE_FWID_MAX + 1];
-
-	strbuf_printf(out, "{\"address\":%u,\"uuid\":", node->address);
-	if (node->has_uuid) {
-		hex_encode(node->uuid, sizeof(node->uuid), hex);
-		strbuf_printf(out, "\"%s\"", hex);
-	} else {
+	strbuf_append(out, KEY("{\"address\":"));
+	strbuf_append_uint(out, node->address);
+	strbuf_append(out, KEY(",\"uuid\":"));
+	if (node->has_uuid)
+		write_hex(out, node->uuid, sizeof(node->uuid));
+	else
 		strbuf_append(out, "null", 4);
-	}
 	strbuf_append(out, ",\"name\":", 8);
 	strbuf_json_string(out, node->name);
-	write_optional_id(out, "company_id", node->company_id);
-	write_optional_id(out, "product_id", node->product_id);
-	write_optional_id(out, "version_id", node->version_id);
-	if (node->firmware_id_len) {
-		hex_encode(node->firmware_id, node->firmware_id_len, hex);
-		strbuf_printf(out, ",\"firmware_id\":\"%s\"", hex);
-	} else {
-		strbuf_append(out, ",\"firmware_id\":null", 19);
-	}
+	write_optional_id(out, KEY(",\"company_id\":"), node->company_id);
+	write_optional_id(out, KEY(",\"product_id\":"), node->product_id);
+	write_optional_id(out, KEY(",\"version_id\":"), node->version_id);
+	strbuf_append(out, KEY(",\"firmware_id\":"));
+	if (node->firmware_id_len)
+		write_hex(out, node->firmware_id, node->firmware_id_len);
+	else
+		strbuf_append(out, "null", 4);
 	strbuf_append(out, ",\"tags\":[", 9);
 	for (size_t i = 0; i < node->n_tags; i++) {
 		if (i)
@@ -84,9 +100,9 @@ static void node_write_json(struct strbuf *out, const struct node *node)
 		strbuf_json_string(out, node->tags[i]);
 	}
 	strbuf_append(out, "]", 1);
-	write_optional_time(out, "last_seen", node->last_seen);
-	write_optional_time(out, "created_at", node->created_at);
-	write_optional_time(out, "updated_at", node->updated_at);
+	write_optional_time(out, KEY(",\"last_seen\":"), node->last_seen);
+	write_optional_time(out, KEY(",\"created_at\":"), node->created_at);
+	write_optional_time(out, KEY(",\"updated_at\":"), node->updated_at);
 	strbuf_append(out, "}", 1);
 }
 
@@ -377,6 +393,7 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 		return;
 	}
 	strbuf_init(&st.out, RESPONSE_MAX_BYTES);
+	strbuf_reserve_total(&st.out, 320 * (size_t)limit);     /* a typical node is 250..300 bytes */
 	strbuf_append(&st.out, "{\"nodes\":[", 10);
 	r = nodes_list(api->db, &filter, after, (unsigned)limit, list_one, &st, &more);
 	if (r < 0) {

@@ -7,8 +7,9 @@
 #include "nodes.h"
 #include "util.h"
 
-#define NODE_COLUMNS \
-	"address, uuid, name, company_id, product_id, version_id, firmware_id, last_seen, created_at, updated_at, " \
+#define NODE_BASE_COLUMNS \
+	"address, uuid, name, company_id, product_id, version_id, firmware_id, last_seen, created_at, updated_at"
+#define NODE_COLUMNS NODE_BASE_COLUMNS ", " \
 	"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM node_tags t WHERE t.address = n.address ORDER BY tag))"
 
 void node_init(struct node *node, uint16_t address)
@@ -182,7 +183,7 @@ static void read_node(sqlite3_stmt *stmt, struct node *node)
 	node->last_seen = sqlite3_column_int64(stmt, 7);
 	node->created_at = sqlite3_column_int64(stmt, 8);
 	node->updated_at = sqlite3_column_int64(stmt, 9);
-	text = sqlite3_column_text(stmt, 10);
+	text = sqlite3_column_count(stmt) > 10 ? sqlite3_column_text(stmt, 10) : NULL;
 	if (text) {
 		/* Tags are stored validated, so they hold no space; the list comes sorted. */
 		const char *p = (const char *)text;
@@ -278,22 +279,49 @@ int nodes_count(struct db *db, uint64_t *ret_count)
 	return 0;
 }
 
+/* Tags come from a second cursor over node_tags in (address, tag) order, walked in step with the nodes: a
+ * correlated group_concat() subquery per row costs more than the rest of the row. */
+static int tags_merge(struct db *db, sqlite3_stmt *tags, int *tags_rc, struct node *node)
+{
+	while (*tags_rc == SQLITE_ROW) {
+		int address = sqlite3_column_int(tags, 0);
+
+		if (address > node->address)
+			break;
+		if (address == node->address && node->n_tags < NODE_TAGS_MAX) {
+			const unsigned char *tag = sqlite3_column_text(tags, 1);
+			int n = sqlite3_column_bytes(tags, 1);
+
+			if (tag && n > 0 && n <= NODE_TAG_MAX) {
+				memcpy(node->tags[node->n_tags], tag, (size_t)n);
+				node->tags[node->n_tags][n] = '\0';
+				node->n_tags++;
+			}
+		}
+		*tags_rc = sqlite3_step(tags);
+	}
+	if (*tags_rc != SQLITE_ROW && *tags_rc != SQLITE_DONE)
+		return db_result(db, *tags_rc, "list tags");
+	return 0;
+}
+
 int nodes_list(struct db *db, const struct node_filter *filter, uint16_t after, unsigned limit,
 	       nodes_list_fn fn, void *userdata, bool *ret_more)
 {
 	/* The address is the rowid: the walk is a range scan in order, and the filters are checked per row. */
 	sqlite3_stmt *stmt = db_stmt(db,
-		"SELECT " NODE_COLUMNS " FROM nodes n WHERE address > ?1"
+		"SELECT " NODE_BASE_COLUMNS " FROM nodes n WHERE address > ?1"
 		" AND (?2 IS NULL OR firmware_id = ?2)"
 		" AND (?3 IS NULL OR company_id = ?3)"
 		" AND (?4 IS NULL OR product_id = ?4)"
 		" AND (?5 IS NULL OR EXISTS (SELECT 1 FROM node_tags t WHERE t.address = n.address AND t.tag = ?5))"
 		" ORDER BY address LIMIT ?6");
+	sqlite3_stmt *tags = db_stmt(db, "SELECT address, tag FROM node_tags WHERE address > ?1 ORDER BY address, tag");
 	struct node node;
 	unsigned seen = 0;
-	int rc, r = 0;
+	int rc, tags_rc, r = 0;
 
-	if (!stmt)
+	if (!stmt || !tags)
 		return -EIO;
 	sqlite3_bind_int(stmt, 1, after);
 	if (filter->firmware_id_len)
@@ -303,6 +331,8 @@ int nodes_list(struct db *db, const struct node_filter *filter, uint16_t after, 
 	if (filter->tag)
 		sqlite3_bind_text(stmt, 5, filter->tag, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)limit + 1);
+	sqlite3_bind_int(tags, 1, after);
+	tags_rc = sqlite3_step(tags);
 	*ret_more = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (seen == limit) {
@@ -311,12 +341,15 @@ int nodes_list(struct db *db, const struct node_filter *filter, uint16_t after, 
 		}
 		seen++;
 		read_node(stmt, &node);
-		r = fn(&node, userdata);
+		r = tags_merge(db, tags, &tags_rc, &node);
+		if (r == 0)
+			r = fn(&node, userdata);
 		if (r != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = db_result(db, rc, "list nodes");
 	sqlite3_reset(stmt);
+	sqlite3_reset(tags);
 	return r;
 }

@@ -93,13 +93,46 @@ int64_t time_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Howard Hinnant's days_from_civil inverse: no gmtime_r()/strftime(), which cost more than the whole node. */
 void time_format_rfc3339(int64_t ms, char out[static 21])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	int64_t secs = ms / 1000, days, sod, era, doe, yoe, y, doy, mp, d, m;
 
-	if (!gmtime_r(&t, &tm) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 21, "1970-01-01T00:00:00Z");
+	if (ms < 0 || secs > 253402300799)      /* outside 1970..9999 */
+		secs = 0;
+	days = secs / 86400;
+	sod = secs % 86400;
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	out[0] = (char)('0' + y / 1000);
+	out[1] = (char)('0' + y / 100 % 10);
+	out[2] = (char)('0' + y / 10 % 10);
+	out[3] = (char)('0' + y % 10);
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = 'T';
+	out[11] = (char)('0' + sod / 36000);
+	out[12] = (char)('0' + sod / 3600 % 10);
+	out[13] = ':';
+	out[14] = (char)('0' + sod % 3600 / 600);
+	out[15] = (char)('0' + sod % 3600 / 60 % 10);
+	out[16] = ':';
+	out[17] = (char)('0' + sod % 60 / 10);
+	out[18] = (char)('0' + sod % 10);
+	out[19] = 'Z';
+	out[20] = '\0';
 }
 
 int mkdir_if_missing(const char *path, unsigned mode)
@@ -177,20 +210,61 @@ void strbuf_append(struct strbuf *sb, const char *data, size_t len)
 
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 {
+	size_t room = sb->cap > sb->len ? sb->cap - sb->len : 0;
 	va_list ap;
 	int n;
 
+	if (sb->failed)
+		return;
+	/* One pass when the text fits in the spare room, which is nearly always. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? sb->data + sb->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !strbuf_reserve(sb, (size_t)n)) {
+	if (n < 0) {
 		sb->failed = true;
 		return;
 	}
-	va_start(ap, fmt);
-	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		if (!strbuf_reserve(sb, (size_t)n)) {
+			if (room)
+				sb->data[sb->len] = '\0';     /* undo the cut-off first attempt */
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
+}
+
+void strbuf_append_uint(struct strbuf *sb, uint64_t v)
+{
+	char text[20];
+	size_t n = sizeof(text);
+
+	do {
+		text[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	strbuf_append(sb, text + n, sizeof(text) - n);
+}
+
+char *strbuf_tail(struct strbuf *sb, size_t len)
+{
+	char *p;
+
+	if (!strbuf_reserve(sb, len))
+		return NULL;
+	p = sb->data + sb->len;
+	sb->len += len;
+	sb->data[sb->len] = '\0';
+	return p;
+}
+
+void strbuf_reserve_total(struct strbuf *sb, size_t len)
+{
+	if (len > sb->len)
+		(void)strbuf_reserve(sb, len - sb->len);
 }
 
 void strbuf_json_string(struct strbuf *sb, const char *s)

@@ -53,6 +53,12 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...);
 /* Appends @s as a JSON string literal, quotes included; @s must be valid UTF-8 (it is copied byte for byte but
  * for the characters JSON requires escaped). */
 void strbuf_json_string(struct strbuf *sb, const char *s);
+/* Appends @v in decimal, without printf. */
+void strbuf_append_uint(struct strbuf *sb, uint64_t v);
+/* Appends @len bytes for the caller to fill and returns where they start; NULL once failed. */
+char *strbuf_tail(struct strbuf *sb, size_t len);
+/* Makes room for @len bytes in all, so that a response of known typical size is not grown step by step. */
+void strbuf_reserve_total(struct strbuf *sb, size_t len);
 /* Hands the text over to the caller (free() it) and resets @sb. Returns: new reference, or NULL if failed. */
 char *strbuf_steal(struct strbuf *sb, size_t *ret_len);
 

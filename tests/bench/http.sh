@@ -61,7 +61,7 @@ src=${MF_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 	die "bare-mhd not found (BARE_MHD='${BARE_MHD}'): 'make bench' builds it (make tests/bench/bare-mhd)"
 [ -n "$CURL" ] || die "curl not found: apt-get install curl (or ./quickstart bench)"
 [ -n "$WRK" ] && [ -x "$WRK" ] ||
-	die "wrk not found: run './quickstart bench' (installs it), or 'apt-get install wrk nginx-light' and configure again so the Makefile finds it"
+	die "wrk not found: run './quickstart bench' (installs it), or 'apt-get install wrk nginx-light'"
 if [ -z "$NGINX" ] || [ ! -x "$NGINX" ]; then
 	say "nginx not found: the nginx rows are skipped; run './quickstart bench' or 'apt-get install nginx-light' to get them"
 	NGINX=

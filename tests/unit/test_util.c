@@ -1,6 +1,8 @@
 /* Unit tests for daemon/util.c: number, address and hex parsing, time formatting, strbuf limits. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "tap.h"
 #include "util.h"
@@ -68,6 +70,34 @@ static void test_time(void)
 	time_format_rfc3339(1795478400123LL, text);
 	is_str(text, "2026-11-24T00:00:00Z", "milliseconds dropped, UTC");
 	ok(time_now_ms() > 1700000000000LL, "wall clock is after 2023");
+	time_format_rfc3339(1709164799000LL, text);
+	is_str(text, "2024-02-28T23:59:59Z", "day before a leap day");
+	time_format_rfc3339(1709164800000LL, text);
+	is_str(text, "2024-02-29T00:00:00Z", "leap day");
+	time_format_rfc3339(951868800000LL, text);
+	is_str(text, "2000-03-01T00:00:00Z", "2000 is a leap year (400-year rule)");
+	time_format_rfc3339(4107542400000LL, text);
+	is_str(text, "2100-03-01T00:00:00Z", "2100 is not a leap year");
+	time_format_rfc3339(253402300799000LL, text);
+	is_str(text, "9999-12-31T23:59:59Z", "last second of 9999");
+	time_format_rfc3339(-1000, text);
+	is_str(text, "1970-01-01T00:00:00Z", "before the epoch becomes the epoch");
+	/* Every day of 1970..2200 agrees with gmtime_r(). */
+	{
+		int bad = 0;
+
+		for (int64_t day = 0; day < 84000; day++) {
+			time_t t = (time_t)(day * 86400 + 45296);
+			char want[21];
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			time_format_rfc3339((int64_t)t * 1000, text);
+			bad += strcmp(want, text) != 0;
+		}
+		is_int(bad, 0, "84000 days agree with gmtime_r");
+	}
 }
 
 static void test_strbuf(void)
@@ -97,6 +127,23 @@ static void test_strbuf(void)
 	strbuf_init(&sb, 16);
 	strbuf_append(&sb, "012345678901234", 15);
 	ok(!sb.failed, "exactly max-1 bytes fit (NUL takes the last)");
+	strbuf_done(&sb);
+
+	strbuf_init(&sb, 64);
+	strbuf_append_uint(&sb, 0);
+	strbuf_append(&sb, ",", 1);
+	strbuf_append_uint(&sb, 18446744073709551615ULL);
+	{
+		char *p = strbuf_tail(&sb, 3);
+
+		ok(p != NULL, "tail reserved");
+		memcpy(p, "abc", 3);
+	}
+	is_str(sb.data, "0,18446744073709551615abc", "integers without printf, tail filled in place");
+	strbuf_printf(&sb, "%s", "0123456789012345678901234567890123456789");
+	ok(sb.failed, "printf past the limit fails");
+	is_str(sb.data, "0,18446744073709551615abc", "and leaves the text as it was");
+	ok(strbuf_tail(&sb, 1) == NULL, "no tail after a failure");
 	strbuf_done(&sb);
 }
 
