@@ -61,8 +61,9 @@ static void api_health(void *app, const struct http_request *req, struct http_re
 		      strcmp(state, "ok") == 0 ? "ok" : "degraded", PACKAGE_VERSION,
 		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), state,
 		      db_schema_version(api->db), (unsigned long long)db_error_count(api->db),
-		      strcmp(api->dongle, "none") == 0 ? "not_configured" : "configured");
-	strbuf_json_string(&out, api->dongle);
+		      api->dongle ? link_state_to_string(link_state(dongle_link(api->dongle))) :
+		      strcmp(api->dongle_spec, "none") == 0 ? "not_configured" : "not_started");
+	strbuf_json_string(&out, api->dongle_spec);
 	strbuf_append(&out, "}}", 2);
 	text = strbuf_steal(&out, &len);
 	if (!text) {
@@ -70,6 +71,38 @@ static void api_health(void *app, const struct http_request *req, struct http_re
 		return;
 	}
 	http_reply_text(res, 200, "application/json", text, len);
+}
+
+static void api_dongle(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+
+	(void)req;
+	if (!api->dongle) {
+		http_reply_json(res, 200, json_pack("{s:s,s:s}", "spec", api->dongle_spec, "state",
+						    strcmp(api->dongle_spec, "none") == 0 ? "not_configured" :
+						    "not_started"));
+		return;
+	}
+	http_reply_json(res, 200, dongle_to_json(api->dongle, api->dongle_spec));
+}
+
+static void api_dongle_log(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	const char *text = http_query(req, "limit");
+	uint64_t limit = 0;
+
+	if (text && parse_uint(text, 1, DONGLE_LOG_LINES, &limit) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d", text,
+				 DONGLE_LOG_LINES);
+		return;
+	}
+	if (!api->dongle) {
+		http_reply_json(res, 200, json_pack("{s:[],s:i}", "lines", "total", 0));
+		return;
+	}
+	http_reply_json(res, 200, dongle_log_to_json(api->dongle, (size_t)limit));
 }
 
 static void api_metrics(void *app, const struct http_request *req, struct http_response *res)
@@ -180,12 +213,15 @@ static void api_static_asset(void *app, const struct http_request *req, struct h
 
 static const char *const json_body[] = { "application/json", NULL };
 static const char *const patch_body[] = { "application/json", "application/merge-patch+json", NULL };
+static const char *const dongle_log_query[] = { "limit", NULL };
 static const char *const nodes_query[] = {
 	"limit", "cursor", "firmware_id", "company_id", "product_id", "tag", NULL,
 };
 
 const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/health", api_health, NULL, NULL },
+	{ "GET", "/api/v1/dongle", api_dongle, NULL, NULL },
+	{ "GET", "/api/v1/dongle/log", api_dongle_log, dongle_log_query, NULL },
 	{ "GET", "/api/v1/nodes", api_nodes_list, nodes_query, NULL },
 	{ "POST", "/api/v1/nodes", api_nodes_create, NULL, json_body },
 	{ "GET", "/api/v1/nodes/{addr}", api_node_get, NULL, NULL },

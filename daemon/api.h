@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "db.h"
+#include "dongle.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -22,7 +23,8 @@ struct api {
 	struct metrics *metrics;        /* weak */
 	uint64_t started_ms;            /* uv_now() at start */
 	const char *web_root;           /* weak */
-	const char *dongle;             /* weak: the configured dongle spec */
+	const char *dongle_spec;        /* weak: the configured dongle setting */
+	struct dongle *dongle;          /* weak; NULL when none is configured */
 };
 
 extern const struct http_route api_routes[];

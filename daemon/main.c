@@ -19,6 +19,7 @@
 #include "api.h"
 #include "config.h"
 #include "db.h"
+#include "dongle.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,9 +47,11 @@ struct daemon {
 	struct db *db;
 	struct metrics *metrics;
 	struct http *http;
+	struct dongle *dongle;          /* NULL with dongle = none */
 	struct api api;
 	bool loop_ready;
 	bool stopping;
+	int closing;                    /* parts (http, dongle) still closing after SIGTERM */
 };
 
 static void usage(FILE *out)
@@ -131,15 +134,27 @@ static void on_close_signal(uv_handle_t *handle)
 	(void)handle;
 }
 
-static void on_http_closed(struct http *http, void *userdata)
+/* The signal handles close last, when every part has stopped; then the loop runs dry. */
+static void part_closed(struct daemon *d)
 {
-	struct daemon *d = userdata;
-
-	(void)http;
+	if (--d->closing > 0)
+		return;
 	uv_close((uv_handle_t *)&d->sig_term, on_close_signal);
 	uv_close((uv_handle_t *)&d->sig_int, on_close_signal);
 	uv_close((uv_handle_t *)&d->sig_hup, on_close_signal);
 	uv_close((uv_handle_t *)&d->watchdog, on_close_signal);
+}
+
+static void on_http_closed(struct http *http, void *userdata)
+{
+	(void)http;
+	part_closed(userdata);
+}
+
+static void on_dongle_closed(struct dongle *dongle, void *userdata)
+{
+	(void)dongle;
+	part_closed(userdata);
 }
 
 static void on_watchdog(uv_timer_t *timer)
@@ -164,6 +179,9 @@ static void on_signal(uv_signal_t *handle, int signum)
 	d->stopping = true;
 	log_info("%s: stopping", strsignal(signum));
 	notify_send("STOPPING=1");
+	d->closing = d->dongle ? 2 : 1;
+	if (d->dongle)
+		dongle_stop(d->dongle, on_dongle_closed, d);
 	http_shutdown(d->http, on_http_closed, d);
 }
 
@@ -222,6 +240,49 @@ static void write_port_file(struct daemon *d)
 	}
 }
 
+/* Opens the dongle named by the dongle setting. A missing or failing port is not fatal: the link retries, and
+ * GET /api/v1/dongle says why it is not up. */
+static int start_dongle(struct daemon *d)
+{
+	static const struct dongle_callbacks callbacks = { 0 };
+	struct dongle_options options = { .link = { .kind = TRANSPORT_AUTO } };
+	const char *spec = d->config.dongle;
+	char found[PATH_MAX];
+	size_t candidates = 0;
+	int r;
+
+	if (strcmp(spec, "none") == 0)
+		return 0;
+	if (strncmp(spec, "sim", 3) == 0) {
+		log_warning("dongle '%s': the simulator is not started by this version of meshfleetd yet; running "
+			    "without a dongle", spec);
+		return 0;
+	}
+	if (strcmp(spec, "auto") == 0) {
+		r = transport_find_dongle(found, sizeof(found), &candidates);
+		if (r < 0 || candidates == 0) {
+			log_warning("dongle auto: no USB serial port with a known dongle id (1915:520f, 2fe3:0100); "
+				    "waiting for /dev/meshfleet-dongle (the udev rule's name)");
+			snprintf(found, sizeof(found), "/dev/meshfleet-dongle");
+		} else if (candidates > 1) {
+			log_warning("dongle auto: %zu candidates, using '%s'; name the port with --dongle to choose",
+				    candidates, found);
+		}
+		options.link.path = found;
+	} else {
+		options.link.path = spec;
+	}
+	r = dongle_new(&d->loop, &options, &callbacks, &d->dongle);
+	if (r < 0) {
+		log_err("dongle '%s': %s", options.link.path, strerror(-r));
+		return r;
+	}
+	r = dongle_start(d->dongle);
+	if (r < 0)
+		log_err("dongle '%s': cannot start the link: %s", options.link.path, strerror(-r));
+	return r;
+}
+
 static int start(struct daemon *d)
 {
 	struct http_options http_options = {
@@ -265,7 +326,7 @@ static int start(struct daemon *d)
 		.metrics = d->metrics,
 		.started_ms = uv_now(&d->loop),
 		.web_root = d->config.web_root,
-		.dongle = d->config.dongle,
+		.dongle_spec = d->config.dongle,
 	};
 	r = http_new(&d->loop, &http_options, api_routes, api_n_routes, &d->api, d->metrics, &d->http,
 		     errbuf, sizeof(errbuf));
@@ -280,6 +341,10 @@ static int start(struct daemon *d)
 	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	/* The dongle is optional to serving: when its link cannot even start, the API still runs and says so. */
+	if (start_dongle(d) < 0)
+		d->dongle = dongle_free(d->dongle);
+	d->api.dongle = d->dongle;
 	uv_timer_init(&d->loop, &d->watchdog);
 	watchdog_ms = notify_watchdog_ms();
 	if (watchdog_ms)
@@ -384,6 +449,7 @@ int main(int argc, char **argv)
 		status = 0;
 	}
 	d.http = http_free(d.http);
+	d.dongle = dongle_free(d.dongle);
 	d.db = db_free(d.db);
 	d.metrics = metrics_free(d.metrics);
 	if (d.loop_ready) {

@@ -93,7 +93,7 @@ done
 if start_daemon --dongle sim:/nonexistent/scenario.json --log-level debug; then
 	req GET /api/v1/health
 	is "$STATUS" 200 "daemon started with --dongle and --log-level: health is 200"
-	json_is .dongle.state configured "--dongle sim:FILE: health shows the dongle as configured"
+	json_is .dongle.state not_started "--dongle sim:FILE: health shows the dongle as configured, not started"
 	json_is .dongle.spec sim:/nonexistent/scenario.json "--dongle sim:FILE: health shows the spec"
 	like "$(cat "$DAEMON_LOG")" "<6>meshfleetd: [^
 ]*listening on http://127\.0\.0\.1:$PORT" "the log names the port chosen for :0"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# GET /api/v1/dongle and /api/v1/dongle/log, and the health's dongle state: without a dongle, and with a port
+# that does not exist (the link keeps retrying and the API names the cause and the next step).
+. "$(dirname "$0")/lib.sh"
+
+if start_daemon; then
+	req GET /api/v1/dongle
+	is "$STATUS" 200 "no dongle: 200"
+	json_is '.state' not_configured "no dongle: state not_configured"
+	json_is '.spec' none "no dongle: spec none"
+	req GET /api/v1/dongle/log
+	is "$STATUS" 200 "no dongle: log 200"
+	json_is '.lines | length' 0 "no dongle: no lines"
+	req GET /api/v1/health
+	json_is '.dongle.state' not_configured "no dongle: health says not_configured"
+	stop_daemon_ok "no dongle"
+fi
+
+missing="$MF_TMP/no-such-tty"
+if start_daemon --dongle "$missing"; then
+	req GET /api/v1/dongle
+	is "$STATUS" 200 "missing port: 200"
+	json_is '.spec' "$missing" "missing port: spec"
+	json_is '.port' "$missing" "missing port: port"
+	json_is '.diagnosis.code' port_missing "missing port: diagnosis code port_missing"
+	like "$(jq -r '.diagnosis.message' <<<"$BODY")" 'does not exist.*plugged in' "missing port: the message says why and what to try"
+	like "$(jq -r '.state' <<<"$BODY")" '^(backoff|stopped|handshake)$' "missing port: the link waits to retry"
+	req GET /api/v1/health
+	json_is '.dongle.spec' "$missing" "missing port: health names the spec"
+	req GET '/api/v1/dongle/log?limit=0'
+	is "$STATUS" 400 "log limit=0: 400"
+	json_is '.error.code' invalid_parameter "log limit=0: invalid_parameter"
+	req GET '/api/v1/dongle/log?limit=257'
+	is "$STATUS" 400 "log limit=257: 400"
+	req GET '/api/v1/dongle/log?lines=3'
+	json_is '.error.code' unknown_parameter "log: unknown parameter refused"
+	req POST /api/v1/dongle -H 'Content-Type: application/json' -d '{}'
+	is "$STATUS" 405 "POST /api/v1/dongle: 405"
+	like "$(cat "$DAEMON_LOG")" '<4>meshfleetd: dongle: port missing' "missing port: logged once as a warning"
+	stop_daemon_ok "missing port"
+fi
+
+done_testing
