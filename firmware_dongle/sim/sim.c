@@ -1,0 +1,533 @@
+/* sim: see sim.h. The loop: run the events that are due (answers from nodes, the end of an unplug), finish a
+ * pending reset, poll the pty and the signalfd until the next thing is due, move bytes between the pty and the
+ * core through the fault injection. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "faults.h"
+#include "fleet.h"
+#include "flash.h"
+#include "pty.h"
+#include "scenario.h"
+#include "sched.h"
+#include "sim.h"
+
+#define OUT_MAX (64 * 1024)             /* bytes waiting for the host */
+#define OUT_RESERVE (16 * 1024)         /* input is read only while this much output fits */
+#define READ_MAX 4096
+#define EVENTS_MAX 65536                /* answers in flight */
+#define RESET_DRAIN_MS 1000             /* a RESET waits this long at most for the output to drain */
+
+enum event_kind {
+	EVENT_ANSWER,   /* arg: fleet_answer packed by pack_answer() */
+};
+
+struct sim {
+	const struct sim_options *opt;
+	struct sched sched;
+	struct pty pty;
+	struct flash flash;
+	struct scenario scenario;
+	struct fleet fleet;
+	struct faults to_host;
+	struct faults from_host;
+	struct core_platform platform;
+	struct core core;
+	bool powered;                   /* false while unplugged with --unplug-reboots */
+	uint64_t replug_at;             /* virtual time the unplug ends, or SCHED_NEVER */
+	bool reset_pending;             /* the core answered RESET; reboot once the output has drained */
+	uint64_t reset_at;
+	bool quit;
+	bool failed;                    /* quit because the simulator cannot go on */
+	int sigfd;
+	uint8_t out[OUT_MAX];
+	size_t out_start;
+	size_t out_end;
+	/* counters */
+	uint64_t out_refused;           /* frames the core could not queue */
+	uint64_t answers_dropped;       /* answers lost to a full event queue or a dongle without power */
+};
+
+/* --- logging: stderr, "meshfleet-sim: [virtual seconds] LEVEL module: text" --- */
+
+static void log_line(struct sim *s, enum msg_log_level level, const char *module, const char *text)
+{
+	uint64_t now = sched_now(&s->sched);
+
+	/* syslog priorities: ERROR 3, WARNING 4, INFO 6, DEBUG 7 */
+	static const int priority[] = { 7, 3, 4, 6, 7 };
+
+	if (level > s->opt->log_level)
+		return;
+	if (s->opt->syslog_prefix)
+		fprintf(stderr, "<%d>", priority[level <= MSG_LOG_DEBUG ? level : 0]);
+	fprintf(stderr, "meshfleet-sim: [%6llu.%03llu] %s %s: %s\n", (unsigned long long)(now / 1000),
+		(unsigned long long)(now % 1000), msg_log_level_to_string(level), module, text);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void sim_log(struct sim *s, enum msg_log_level level, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_line(s, level, "sim", text);
+}
+
+/* --- the platform --- */
+
+static size_t out_used(const struct sim *s)
+{
+	return s->out_end - s->out_start;
+}
+
+static bool plat_send(void *ctx, const uint8_t *wire, size_t len)
+{
+	static uint8_t faulty[2 * COBS_WIRE_MAX(FRAME_MAX_SIZE)];
+	struct sim *s = ctx;
+	size_t n;
+
+	if (!pty_is_open(&s->pty) || len > COBS_WIRE_MAX(FRAME_MAX_SIZE)) {
+		s->out_refused++;
+		return false;
+	}
+	n = faults_apply(&s->to_host, wire, len, faulty);
+	if (n > OUT_MAX - out_used(s)) {
+		s->out_refused++;
+		return false;
+	}
+	if (n > OUT_MAX - s->out_end) {
+		memmove(s->out, s->out + s->out_start, out_used(s));
+		s->out_end -= s->out_start;
+		s->out_start = 0;
+	}
+	memcpy(s->out + s->out_end, faulty, n);
+	s->out_end += n;
+	return true;
+}
+
+static uint64_t plat_now(void *ctx)
+{
+	return sched_now(&((struct sim *)ctx)->sched);
+}
+
+static int plat_erase(void *ctx, uint32_t offset, uint32_t len)
+{
+	return flash_erase(&((struct sim *)ctx)->flash, offset, len);
+}
+
+static int plat_write(void *ctx, uint32_t offset, const uint8_t *data, uint32_t len)
+{
+	return flash_write(&((struct sim *)ctx)->flash, offset, data, len);
+}
+
+static int plat_read(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+	return flash_read(&((struct sim *)ctx)->flash, offset, buf, len);
+}
+
+static int plat_store_read(void *ctx, enum core_record rec, uint8_t *buf, size_t cap)
+{
+	return flash_store_read(&((struct sim *)ctx)->flash, rec, buf, cap);
+}
+
+static int plat_store_write(void *ctx, enum core_record rec, const uint8_t *data, size_t len)
+{
+	return flash_store_write(&((struct sim *)ctx)->flash, rec, data, len);
+}
+
+static int plat_mesh_config(void *ctx, const struct msg_mesh_config *cfg, uint32_t next_seq)
+{
+	struct sim *s = ctx;
+
+	sim_log(s, MSG_LOG_DEBUG, "mesh stack: address 0x%04x, IV index %u, sequence %u", cfg->address,
+		cfg->iv_index, next_seq);
+	return 0;
+}
+
+/* An answer travels as a scheduled event: its fields packed into the event's four words. */
+static void pack_answer(const struct fleet_answer *a, struct sched_event *ev)
+{
+	ev->kind = EVENT_ANSWER;
+	ev->arg[0] = a->node;
+	ev->arg[1] = (uint32_t)a->dst | (uint32_t)a->key_index << 16;
+	ev->arg[2] = (uint32_t)a->first_index | (uint32_t)a->entries_limit << 8 | (uint32_t)a->devkey << 16;
+}
+
+static struct fleet_answer unpack_answer(const struct sched_event *ev)
+{
+	return (struct fleet_answer){
+		.node = ev->arg[0],
+		.dst = (uint16_t)ev->arg[1],
+		.key_index = (uint16_t)(ev->arg[1] >> 16),
+		.first_index = (uint8_t)ev->arg[2],
+		.entries_limit = (uint8_t)(ev->arg[2] >> 8),
+		.devkey = (ev->arg[2] >> 16) & 1,
+	};
+}
+
+static void schedule_answer(void *ctx, const struct fleet_answer *a)
+{
+	struct sim *s = ctx;
+	struct sched_event ev = { .at = sched_now(&s->sched) + a->delay_ms };
+
+	pack_answer(a, &ev);
+	if (sched_add(&s->sched, &ev) < 0)
+		s->answers_dropped++;
+}
+
+static int plat_mesh_send(void *ctx, const struct core_mesh_tx *tx)
+{
+	struct sim *s = ctx;
+
+	sim_log(s, MSG_LOG_DEBUG, "mesh: %u bytes to 0x%04x, sequence %u+%u", tx->msg->payload_len, tx->msg->dst,
+		tx->seq, tx->seq_count);
+	fleet_handle(&s->fleet, tx, schedule_answer, s);
+	return 0;
+}
+
+static void plat_reset(void *ctx, enum msg_reset_mode mode)
+{
+	struct sim *s = ctx;
+
+	(void)mode;     /* no bootloader (has_bootloader is false), so the core only asks for a restart */
+	s->reset_pending = true;
+	s->reset_at = sched_now(&s->sched);
+}
+
+static void plat_log(void *ctx, enum msg_log_level level, const char *module, const char *text)
+{
+	log_line(ctx, level, module, text);
+}
+
+static const struct core_platform_ops sim_ops = {
+	.send = plat_send,
+	.now_ms = plat_now,
+	.slot_erase = plat_erase,
+	.slot_write = plat_write,
+	.slot_read = plat_read,
+	.store_read = plat_store_read,
+	.store_write = plat_store_write,
+	.mesh_config = plat_mesh_config,
+	.mesh_send = plat_mesh_send,
+	.reset = plat_reset,
+	.log = plat_log,
+};
+
+/* --- faults and life cycle --- */
+
+static void boot(struct sim *s, enum msg_reset_reason reason)
+{
+	struct core_config cfg = {
+		.reset_reason = reason,
+		.fw_major = s->opt->fw_major,
+		.fw_minor = s->opt->fw_minor,
+		.fw_patch = s->opt->fw_patch,
+		.extra_features = MSG_FEATURE_SIMULATED,
+		.forward_level = MSG_LOG_INFO,
+	};
+
+	/* what the UART had not sent yet is lost with the CPU */
+	s->out_start = s->out_end = 0;
+	s->reset_pending = false;
+	if (core_init(&s->core, &s->platform, &cfg) != MSG_STATUS_OK)
+		sim_log(s, MSG_LOG_ERROR, "the core refused the slot geometry");
+}
+
+static void announce(struct sim *s)
+{
+	/* the parent may have stopped reading: SIGPIPE is ignored, a failed write changes nothing */
+	printf("pty: %s\n", s->pty.path);
+	fflush(stdout);
+	sim_log(s, MSG_LOG_INFO, "listening on %s%s%s", s->pty.path, s->opt->link ? " via " : "",
+		s->opt->link ? s->opt->link : "");
+}
+
+static void unplug(struct sim *s)
+{
+	if (!pty_is_open(&s->pty)) {
+		sim_log(s, MSG_LOG_INFO, "already unplugged");
+		return;
+	}
+	pty_close(&s->pty);
+	s->out_start = s->out_end = 0;
+	if (s->opt->unplug_reboots)
+		s->powered = false;
+	s->replug_at = sched_now(&s->sched) + s->opt->unplug_ms;
+	sim_log(s, MSG_LOG_INFO, "unplugged for %u ms%s", s->opt->unplug_ms,
+		s->opt->unplug_reboots ? ", power off" : "");
+}
+
+static int replug(struct sim *s)
+{
+	int err;
+
+	s->replug_at = SCHED_NEVER;
+	if (!s->powered) {
+		s->powered = true;
+		boot(s, MSG_RESET_POWER_ON);
+	}
+	err = pty_open(&s->pty);
+	if (err < 0) {
+		sim_log(s, MSG_LOG_ERROR, "cannot open a new pseudo-terminal%s%s: %s", s->opt->link ? " for " : "",
+			s->opt->link ? s->opt->link : "", strerror(-err));
+		return err;
+	}
+	announce(s);
+	return 0;
+}
+
+static bool stalled(const struct sim *s, uint64_t now)
+{
+	uint32_t every = s->opt->stall_every_ms;
+
+	return every > 0 && now >= every && now % every < s->opt->stall_for_ms;
+}
+
+/* Virtual time at which stalled() changes next. */
+static uint64_t stall_edge(const struct sim *s, uint64_t now)
+{
+	uint32_t every = s->opt->stall_every_ms;
+
+	if (every == 0)
+		return SCHED_NEVER;
+	if (stalled(s, now))
+		return now - now % every + s->opt->stall_for_ms;
+	return (now / every + 1) * every;
+}
+
+static void run_event(struct sim *s, const struct sched_event *ev)
+{
+	uint8_t buf[FLEET_REPLY_MAX];
+	struct msg_mesh_recv rx;
+	struct fleet_answer a;
+
+	switch ((enum event_kind)ev->kind) {
+	case EVENT_ANSWER:
+		a = unpack_answer(ev);
+		if (!s->powered || !fleet_reply(&s->fleet, &a, buf, &rx)) {
+			s->answers_dropped++;
+			return;
+		}
+		core_mesh_recv(&s->core, &rx);
+		return;
+	}
+}
+
+static void on_signal(struct sim *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGUSR1:
+			unplug(s);
+			break;
+		case SIGUSR2:
+			sim_log(s, MSG_LOG_INFO, "reboot (%s)", msg_reset_reason_to_string(s->opt->reboot_reason));
+			if (s->powered)
+				boot(s, s->opt->reboot_reason);
+			break;
+		default:
+			sim_log(s, MSG_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+			s->quit = true;
+			break;
+		}
+	}
+}
+
+static void pty_input(struct sim *s)
+{
+	static uint8_t buf[READ_MAX], faulty[2 * READ_MAX];
+	ssize_t n = read(s->pty.master, buf, sizeof(buf));
+	size_t m;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* cannot happen while we hold the slave; if it does, a new port is better than a spinning loop */
+		sim_log(s, MSG_LOG_WARNING, "reading the pty failed (%s): opening a new one",
+			n < 0 ? strerror(errno) : "end of file");
+		pty_close(&s->pty);
+		if (replug(s) < 0)
+			s->quit = s->failed = true;
+		return;
+	}
+	m = faults_apply(&s->from_host, buf, (size_t)n, faulty);
+	if (s->powered)
+		core_input(&s->core, faulty, m);
+}
+
+static void pty_output(struct sim *s)
+{
+	ssize_t n = write(s->pty.master, s->out + s->out_start, out_used(s));
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			sim_log(s, MSG_LOG_WARNING, "writing to the pty failed: %s", strerror(errno));
+		return;
+	}
+	s->out_start += (size_t)n;
+	if (s->out_start == s->out_end)
+		s->out_start = s->out_end = 0;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Runs until a stopping signal (returns 0) or a failure that leaves no port to serve (returns 1). */
+static int loop(struct sim *s)
+{
+	while (!s->quit) {
+		uint64_t now = sched_now(&s->sched), wake;
+		struct pollfd fds[2] = { { .fd = s->sigfd, .events = POLLIN }, { .fd = -1 } };
+		struct sched_event ev;
+		uint32_t poll_ms = CORE_POLL_IDLE;
+		bool link_up;
+
+		while (!s->quit && sched_pop_due(&s->sched, now, &ev))
+			run_event(s, &ev);
+		if (now >= s->replug_at && replug(s) < 0)
+			return 1;
+		if (s->reset_pending && (out_used(s) == 0 || now - s->reset_at >= RESET_DRAIN_MS)) {
+			sim_log(s, MSG_LOG_INFO, "restarting after RESET");
+			boot(s, MSG_RESET_HOST);
+		}
+		if (s->powered && !s->reset_pending)
+			poll_ms = core_poll(&s->core);
+		if (s->quit)
+			break;
+
+		link_up = pty_is_open(&s->pty) && !stalled(s, now);
+		if (link_up) {
+			fds[1].fd = s->pty.master;
+			fds[1].events = (OUT_MAX - out_used(s) >= OUT_RESERVE ? POLLIN : 0) |
+					(out_used(s) > 0 ? POLLOUT : 0);
+		}
+		wake = min_u64(min_u64(sched_next(&s->sched), stall_edge(s, now)), s->replug_at);
+		if (poll_ms != CORE_POLL_IDLE)
+			wake = min_u64(wake, now + poll_ms);
+		if (s->reset_pending)
+			wake = min_u64(wake, s->reset_at + RESET_DRAIN_MS);
+		if (poll(fds, 2, sched_real_delay(&s->sched, wake)) < 0 && errno != EINTR) {
+			sim_log(s, MSG_LOG_ERROR, "poll: %s", strerror(errno));
+			return 1;
+		}
+		if (fds[0].revents & POLLIN)
+			on_signal(s);
+		if (fds[1].fd >= 0 && pty_is_open(&s->pty) && (fds[1].revents & POLLOUT))
+			pty_output(s);
+		if (fds[1].fd >= 0 && pty_is_open(&s->pty) && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			pty_input(s);
+	}
+	return s->failed ? 1 : 0;
+}
+
+static int setup_signals(struct sim *s)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
+	if (s->opt->die_with_parent) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+			return -errno;
+		if (getppid() == 1)
+			s->quit = true;         /* the parent is already gone */
+	}
+	return 0;
+}
+
+int sim_run(const struct sim_options *opt)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	char err[512];
+	int rc = 1, e;
+
+	if (!s) {
+		fprintf(stderr, "meshfleet-sim: out of memory\n");
+		return 1;
+	}
+	s->opt = opt;
+	s->sigfd = -1;
+	s->powered = true;
+	s->replug_at = SCHED_NEVER;
+	pty_init(&s->pty, opt->link);
+	scenario_init(&s->scenario);
+	if (sched_init(&s->sched, opt->speed, EVENTS_MAX) < 0) {
+		fprintf(stderr, "meshfleet-sim: out of memory\n");
+		goto cleanup;
+	}
+	e = opt->scenario ? scenario_load_file(&s->scenario, opt->scenario, err, sizeof(err)) :
+			    scenario_load_builtin(&s->scenario, err, sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "meshfleet-sim: scenario '%s': %s\n", opt->scenario ? opt->scenario : "(built-in)",
+			err);
+		rc = 2;
+		goto cleanup;
+	}
+	e = flash_open(&s->flash, opt->slot_size, opt->slot_file, err, sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "meshfleet-sim: %s\n", err);
+		rc = e == -EINVAL ? 2 : 1;
+		goto cleanup;
+	}
+	faults_init(&s->to_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 1);
+	faults_init(&s->from_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 2);
+	fleet_init(&s->fleet, &s->scenario, opt->seed);
+	if ((e = setup_signals(s)) < 0) {
+		fprintf(stderr, "meshfleet-sim: signals: %s\n", strerror(-e));
+		goto cleanup;
+	}
+	s->platform = (struct core_platform){
+		.ops = &sim_ops,
+		.ctx = s,
+		.slot_size = opt->slot_size,
+		.slot_page_size = FLASH_PAGE_SIZE,
+		.slot_write_align = FLASH_WRITE_ALIGN,
+		.has_bootloader = false,
+	};
+	boot(s, MSG_RESET_POWER_ON);
+	sim_log(s, MSG_LOG_INFO, "%zu nodes%s, slot of %u bytes%s%s, speed %g, seed %llu", s->scenario.node_count,
+		opt->scenario ? "" : " (the built-in fleet)",
+		opt->slot_size, opt->slot_file ? " in " : "", opt->slot_file ? opt->slot_file : "", opt->speed,
+		(unsigned long long)opt->seed);
+	if (replug(s) < 0)
+		goto cleanup;
+	rc = loop(s);
+
+cleanup:
+	pty_close(&s->pty);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	flash_close(&s->flash);
+	scenario_done(&s->scenario);
+	sched_done(&s->sched);
+	free(s);
+	return rc;
+}

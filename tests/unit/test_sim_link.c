@@ -1,0 +1,927 @@
+/* Integration test of meshfleet-sim over its pseudo-terminal, with a small host written on the protocol codec:
+ * the command line and bad scenarios (refused with their JSON path), HELLO/ECHO/STATS, a window of requests in
+ * flight, the simulated nodes answering Firmware Update Information Get through MESH_SEND/MESH_RECV, image upload
+ * with SHA-256, resume after an unplug, reboot and RESET, the slot file across simulator runs, and the link under
+ * 1e-3 byte corruption (plus dropped and duplicated bytes) and stalls, where every request completes through
+ * retransmission and the committed SHA-256 proves no corrupted write was taken.
+ *
+ * The simulator binary: $MESHFLEET_SIM, else $MF_BUILDDIR/firmware_dongle/sim/meshfleet-sim, else SIM_PATH. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cobs.h"
+#include "frame.h"
+#include "messages.h"
+#include "sha256.h"
+#include "tap.h"
+
+#ifndef SIM_PATH
+#define SIM_PATH "firmware_dongle/sim/meshfleet-sim"
+#endif
+
+#define WAIT_MS 10000           /* bound of every wait for the simulator; not a timing assertion */
+#define CALL_TIMEOUT_MS 250     /* before a retransmission; the fault test uses FAST_TIMEOUT_MS */
+#define FAST_TIMEOUT_MS 25
+#define MAX_ARGS 32
+#define MAX_EVENTS 64
+
+static char tmpdir[256];
+static char sim_path[1024];
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t rng_state = 0x12345678;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state;
+}
+
+static void fill_random(uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)rng();
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[16384];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ---------------------------------------------------------------- the simulator process */
+
+struct sim {
+	pid_t pid;
+	int out;                /* its stdout */
+	char line[512];         /* a partial stdout line */
+	size_t line_len;
+	char pty[128];          /* from the last "pty:" line */
+	char err_path[300];     /* its stderr */
+};
+
+/* Starts the simulator with @args (NULL-terminated). */
+static bool sim_start(struct sim *s, const char *const *args)
+{
+	static int serial;
+	const char *argv[MAX_ARGS + 2] = { sim_path };
+	int pipefd[2];
+	size_t n = 1;
+
+	*s = (struct sim){ .pid = -1, .out = -1 };
+	snprintf(s->err_path, sizeof(s->err_path), "%s/sim%d.err", tmpdir, ++serial);
+	for (; args[n - 1] && n <= MAX_ARGS; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return false;
+	s->pid = fork();
+	if (s->pid == 0) {
+		int err = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(pipefd[1], 1);
+		if (err >= 0)
+			dup2(err, 2);
+		execv(sim_path, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	s->out = pipefd[0];
+	fcntl(s->out, F_SETFL, O_NONBLOCK);
+	return s->pid > 0;
+}
+
+/* Waits for the next "pty: PATH" line on the simulator's stdout. */
+static bool sim_wait_pty(struct sim *s)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = s->out, .events = POLLIN };
+		char *nl;
+		ssize_t n;
+
+		if ((nl = memchr(s->line, '\n', s->line_len)) != NULL) {
+			size_t len = (size_t)(nl - s->line);
+			bool pty = len > 5 && strncmp(s->line, "pty: ", 5) == 0 && len - 5 < sizeof(s->pty);
+
+			if (pty) {
+				memcpy(s->pty, s->line + 5, len - 5);
+				s->pty[len - 5] = '\0';
+			}
+			memmove(s->line, nl + 1, s->line_len - len - 1);
+			s->line_len -= len + 1;
+			if (pty)
+				return true;
+			continue;
+		}
+		poll(&p, 1, 100);
+		n = read(s->out, s->line + s->line_len, sizeof(s->line) - s->line_len);
+		if (n == 0)
+			return false;
+		if (n > 0)
+			s->line_len += (size_t)n;
+	}
+	return false;
+}
+
+/* Waits (bounded) for the simulator to end; returns its exit status, or -1 (killed). */
+static int sim_wait(struct sim *s)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	int status;
+
+	while (now_ms() < end) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = -1;
+			if (s->out >= 0)
+				close(s->out);
+			s->out = -1;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		poll(NULL, 0, 10);
+	}
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &status, 0);
+	s->pid = -1;
+	return -1;
+}
+
+static int sim_stop(struct sim *s)
+{
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	return sim_wait(s);
+}
+
+/* Runs the simulator to its end; *ret_err is its stderr. */
+static int sim_run_once(const char *const *args, const char **ret_err)
+{
+	struct sim s;
+	int status;
+
+	if (!sim_start(&s, args))
+		return -1;
+	status = sim_wait(&s);
+	*ret_err = read_text(s.err_path);
+	return status;
+}
+
+/* ---------------------------------------------------------------- the host */
+
+struct reply {
+	struct frame_header h;
+	struct msg m;                   /* borrowed pointers point into @frame */
+	enum msg_status decoded;
+	uint8_t frame[FRAME_MAX_SIZE];
+};
+
+struct event {
+	uint8_t type;
+	uint32_t seq;
+	uint16_t src;
+	uint8_t payload[MSG_ACCESS_MAX];
+	uint16_t len;
+};
+
+#define MAX_PENDING 32
+
+struct host {
+	int fd;
+	struct cobs_stream rx;
+	uint8_t rx_buf[FRAME_MAX_SIZE];
+	uint32_t next_id;
+	bool link_lost;                 /* EIO or hang-up: unplugged */
+	unsigned frames, bad_frames, retransmits;
+	struct reply responses[MAX_PENDING];    /* arrived, not yet taken; oldest replaced first */
+	bool response_used[MAX_PENDING];
+	unsigned response_next;
+	struct event events[MAX_EVENTS];
+	unsigned event_count;
+};
+
+static struct host H;
+static int call_timeout_ms = CALL_TIMEOUT_MS;
+
+static bool host_open(struct host *h, const char *path)
+{
+	struct termios tio;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (h->fd < 0)
+		return false;
+	if (tcgetattr(h->fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		tcsetattr(h->fd, TCSANOW, &tio);
+	}
+	tcflush(h->fd, TCIFLUSH);       /* what the dongle said before we listened */
+	cobs_stream_init(&h->rx, h->rx_buf, sizeof(h->rx_buf));
+	h->next_id = MSG_HELLO_ID + 1;
+	return true;
+}
+
+static void host_close(struct host *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+static bool host_send(struct host *h, struct msg *m, uint32_t id, bool retransmit)
+{
+	static uint8_t frame[FRAME_MAX_SIZE], wire[COBS_WIRE_MAX(FRAME_MAX_SIZE)];
+	size_t len = 0, wire_len, off = 0;
+	int64_t end = now_ms() + WAIT_MS;
+
+	m->kind = FRAME_REQUEST;
+	if (msg_encode_frame(m, id, retransmit, frame, sizeof(frame), &len) != MSG_STATUS_OK)
+		return false;
+	wire_len = cobs_encode_frame(frame, len, true, wire, sizeof(wire));
+	while (off < wire_len && now_ms() < end) {
+		ssize_t n = write(h->fd, wire + off, wire_len - off);
+
+		if (n > 0) {
+			off += (size_t)n;
+		} else if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { .fd = h->fd, .events = POLLOUT };
+
+			poll(&p, 1, 50);
+		} else {
+			h->link_lost = true;
+			return false;
+		}
+	}
+	return off == wire_len;
+}
+
+static void handle_frame(struct host *h, const uint8_t *frame, size_t len)
+{
+	struct reply *r = &h->responses[h->response_next];
+	struct frame_header hd;
+
+	if (frame_decode(frame, len, &hd) != FRAME_OK) {
+		h->bad_frames++;
+		return;
+	}
+	h->frames++;
+	if (hd.kind == FRAME_EVENT) {
+		struct event *e = &h->events[h->event_count % MAX_EVENTS];
+		struct msg m;
+
+		h->event_count++;
+		*e = (struct event){ .type = hd.type, .seq = hd.seq };
+		if (hd.type == MSG_MESH_RECV && msg_decode(&hd, frame + FRAME_HEADER_SIZE, &m) == MSG_STATUS_OK) {
+			e->src = m.u.mesh_recv.src;
+			e->len = m.u.mesh_recv.payload_len;
+			memcpy(e->payload, m.u.mesh_recv.payload, e->len);
+		}
+		return;
+	}
+	memcpy(r->frame, frame, len);
+	r->h = hd;
+	r->decoded = msg_decode(&r->h, r->frame + FRAME_HEADER_SIZE, &r->m);
+	h->response_used[h->response_next] = true;
+	h->response_next = (h->response_next + 1) % MAX_PENDING;
+}
+
+/* Reads what the link has within @timeout_ms and handles every frame in it. */
+static void host_pump(struct host *h, int timeout_ms)
+{
+	struct pollfd p = { .fd = h->fd, .events = POLLIN };
+	uint8_t buf[4096];
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return;
+	n = read(h->fd, buf, sizeof(buf));
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		h->link_lost = true;
+		return;
+	}
+	for (const uint8_t *q = buf; n > 0;) {
+		size_t frame_len, used = cobs_stream_feed(&h->rx, q, (size_t)n, &frame_len);
+
+		q += used;
+		n -= (ssize_t)used;
+		if (frame_len > 0)
+			handle_frame(h, h->rx_buf, frame_len);
+	}
+}
+
+static bool host_take(struct host *h, uint32_t id, uint8_t type, struct reply *ret)
+{
+	for (unsigned i = 0; i < MAX_PENDING; i++) {
+		if (h->response_used[i] && h->responses[i].h.seq == id && h->responses[i].h.type == type) {
+			h->response_used[i] = false;
+			*ret = h->responses[i];
+			ret->decoded = msg_decode(&ret->h, ret->frame + FRAME_HEADER_SIZE, &ret->m);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Waits for the response to (@id, @type). Returns 1, 0 after @timeout_ms, -1 when the link is gone. */
+static int host_wait(struct host *h, uint32_t id, uint8_t type, struct reply *ret, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	for (;;) {
+		int64_t left = end - now_ms();
+
+		if (host_take(h, id, type, ret))
+			return 1;
+		if (h->link_lost)
+			return -1;
+		if (left <= 0)
+			return 0;
+		host_pump(h, (int)left);
+	}
+}
+
+/* One request: sent, and sent again with the retransmission flag after each CALL_TIMEOUT_MS, @tries times in all.
+ * Returns the response's status, -ETIMEDOUT or -EIO (link gone). HELLO always goes with its own id. */
+static int host_call_tries(struct host *h, struct msg *req, struct reply *ret, int tries)
+{
+	static struct reply scratch;
+	uint32_t id = req->type == MSG_HELLO ? MSG_HELLO_ID : h->next_id++;
+
+	if (!ret)
+		ret = &scratch;
+	for (int i = 0; i < tries; i++) {
+		int rc;
+
+		if (i > 0)
+			h->retransmits++;
+		if (!host_send(h, req, id, i > 0))
+			return -EIO;
+		rc = host_wait(h, id, (uint8_t)req->type, ret, call_timeout_ms);
+		if (rc > 0)
+			return ret->h.status;
+		if (rc < 0)
+			return -EIO;
+	}
+	return -ETIMEDOUT;
+}
+
+static int host_call(struct host *h, struct msg *req, struct reply *ret)
+{
+	return host_call_tries(h, req, ret, 3);
+}
+
+static int hello(struct host *h, struct msg_hello *ret, int tries)
+{
+	struct msg req = { .type = MSG_HELLO };
+	struct reply r;
+	int st = host_call_tries(h, &req, &r, tries);
+
+	h->next_id = MSG_HELLO_ID + 1;
+	if (st == MSG_STATUS_OK && ret)
+		*ret = r.decoded == MSG_STATUS_OK ? r.m.u.hello : (struct msg_hello){ 0 };
+	return st;
+}
+
+static int slot_image(struct host *h, enum msg_type type, uint32_t size, const uint8_t *hash, int tries)
+{
+	struct msg req = { .type = type, .u.slot_image = { .size = size } };
+
+	memcpy(req.u.slot_image.sha256, hash, 32);
+	return host_call_tries(h, &req, NULL, tries);
+}
+
+static struct msg_slot_info slot_info(struct host *h)
+{
+	struct msg req = { .type = MSG_SLOT_INFO };
+	struct reply r;
+
+	if (host_call_tries(h, &req, &r, 20) != MSG_STATUS_OK || r.decoded != MSG_STATUS_OK)
+		return (struct msg_slot_info){ .state = 99 };
+	return r.m.u.slot_info;
+}
+
+/* Writes image[from, to) in @chunk-byte writes, each retried up to @tries times; continues where SLOT_OFFSET says.
+ * Returns the offset reached (== @to on success). */
+static uint32_t upload(struct host *h, const uint8_t *image, uint32_t from, uint32_t to, uint16_t chunk, int tries)
+{
+	uint32_t off = from;
+	int failures = 0;
+
+	while (off < to && failures < 10) {
+		uint16_t n = (uint16_t)(to - off < chunk ? to - off : chunk);
+		struct msg req = { .type = MSG_SLOT_WRITE,
+				   .u.slot_write = { .offset = off, .data = image + off, .len = n } };
+		struct reply r;
+		int st = host_call_tries(h, &req, &r, tries);
+
+		if (st == MSG_STATUS_OK) {
+			off += n;
+		} else if (st == MSG_STATUS_SLOT_OFFSET && r.decoded == MSG_STATUS_OK) {
+			off = r.m.u.bytes_written;
+			failures++;
+		} else {
+			printf("#   SLOT_WRITE at %u: %d (%s)\n", off, st,
+			       st >= 0 ? msg_status_to_string((unsigned)st) : "");
+			return off;
+		}
+	}
+	return off;
+}
+
+static struct msg mesh_config_msg(uint16_t address, uint32_t seq)
+{
+	struct msg m = { .type = MSG_MESH_CONFIG };
+
+	memset(m.u.mesh_config.net_key, 0x11, 16);
+	memset(m.u.mesh_config.app_key, 0x22, 16);
+	m.u.mesh_config.app_key_index = 0;
+	m.u.mesh_config.seq = seq;
+	m.u.mesh_config.address = address;
+	return m;
+}
+
+static const uint8_t INFO_GET[] = { 0x83, 0x08, 0x00, 0xff };
+
+static int info_get(struct host *h, uint16_t dst)
+{
+	struct msg m = { .type = MSG_MESH_SEND,
+			 .u.mesh_send = { .dst = dst, .ttl = MSG_TTL_DEFAULT, .payload = INFO_GET, .payload_len = 4 } };
+
+	return host_call(h, &m, NULL);
+}
+
+/* Collects MESH_RECV events for @ms; returns how many arrived, the last one's index in *ret_last. */
+static unsigned collect_mesh_recv(struct host *h, int ms, unsigned *ret_first)
+{
+	int64_t end = now_ms() + ms;
+	unsigned before = h->event_count, n = 0;
+
+	while (now_ms() < end && !h->link_lost)
+		host_pump(h, (int)(end - now_ms()));
+	*ret_first = before;
+	for (unsigned i = before; i < h->event_count; i++)
+		n += h->events[i % MAX_EVENTS].type == MSG_MESH_RECV;
+	return n;
+}
+
+static bool wait_link_lost(struct host *h)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	while (!h->link_lost && now_ms() < end)
+		host_pump(h, 100);
+	return h->link_lost;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static const char SCENARIO[] =
+	"{\n"
+	"  \"description\": \"three nodes in range, one that never answers, one out of TTL range\",\n"
+	"  \"hop_delay_ms\": 20,\n"
+	"  \"nodes\": [\n"
+	"    { \"name\": \"lamp-a\", \"address\": \"0x0100\", \"uuid\": \"00112233-4455-6677-8899-aabbccddeeff\",\n"
+	"      \"company_id\": \"0x0059\", \"product_id\": 1, \"version_id\": 2, \"fwid\": \"59000102\",\n"
+	"      \"hops\": 1 },\n"
+	"    { \"address\": 512, \"elements\": 2, \"uuid\": \"00112233445566778899aabbccddee01\",\n"
+	"      \"fwid\": \"5900aabbccdd\", \"loss_rate\": 1 },\n"
+	"    { \"address\": \"0x0300\", \"uuid\": \"00112233445566778899aabbccddee02\", \"fwid\": \"590003\",\n"
+	"      \"hops\": 3, \"loss_rate\": 0.0 },\n"
+	"    { \"address\": \"0x0400\", \"uuid\": \"00112233445566778899aabbccddee03\", \"fwid\": \"590004\",\n"
+	"      \"hops\": 9 }\n"
+	"  ]\n"
+	"}\n";
+
+static void test_command_line(void)
+{
+	char path[512], bad[512], link_file[512];
+	const char *err;
+	int status;
+
+	status = sim_run_once((const char *const[]){ "--bogus", NULL }, &err);
+	is_int(status, 2, "unknown option: exit 2");
+	has_str(err, "unrecognized option '--bogus'", "... named on stderr");
+	status = sim_run_once((const char *const[]){ "--corrupt", "2", NULL }, &err);
+	is_int(status, 2, "--corrupt 2: exit 2");
+	has_str(err, "bad value '2' for --corrupt: expected a probability from 0 to 1", "... with the reason");
+	status = sim_run_once((const char *const[]){ "--slot-size", "1000", NULL }, &err);
+	is_int(status, 2, "--slot-size 1000: exit 2");
+	status = sim_run_once((const char *const[]){ "--stall-every", "100", NULL }, &err);
+	is_int(status, 2, "--stall-every without --stall-for: exit 2");
+	status = sim_run_once((const char *const[]){ "--help", NULL }, &err);
+	is_int(status, 0, "--help: exit 0");
+
+	snprintf(path, sizeof(path), "%s/missing.json", tmpdir);
+	status = sim_run_once((const char *const[]){ "--scenario", path, NULL }, &err);
+	is_int(status, 2, "a missing scenario file: exit 2");
+	has_str(err, "missing.json': cannot open: No such file", "... says so");
+
+	snprintf(bad, sizeof(bad), "%s/bad.json", tmpdir);
+	write_file(bad, "{ \"nodes\": [ { \"address\": 1, \"uuid\": \"00112233445566778899aabbccddeeff\", "
+			"\"fwid\": \"5900\" },\n { \"address\": 2, \"uuid\": \"00112233445566778899aabbccddee00\", "
+			"\"fwid\": \"5900\", \"hops\": 0 } ] }");
+	status = sim_run_once((const char *const[]){ "--scenario", bad, NULL }, &err);
+	is_int(status, 2, "a scenario with hops 0: exit 2");
+	has_str(err, "$.nodes[1].hops: must be from 1 to 127, got 0", "... refused with its JSON path and the reason");
+	ok(strstr(err, "pty:") == NULL, "... before any pty exists");
+
+	write_file(bad, "{ \"nodes\": [ { \"address\": 1, \n\"uuid\": \"0011\" } ");
+	status = sim_run_once((const char *const[]){ "--scenario", bad, NULL }, &err);
+	is_int(status, 2, "a scenario that is not JSON: exit 2");
+	has_str(err, "line 2", "... with the line");
+
+	snprintf(link_file, sizeof(link_file), "%s/not-a-link", tmpdir);
+	write_file(link_file, "precious");
+	status = sim_run_once((const char *const[]){ "--link", link_file, NULL }, &err);
+	is_int(status, 1, "--link over a regular file: exit 1");
+	has_str(err, "File exists", "... refused, the file kept");
+	is_str(read_text(link_file), "precious", "... untouched");
+}
+
+static void test_session(void)
+{
+	static uint8_t image[64 * 1024], big[1000];
+	char scenario[512], link[512], target[128] = "";
+	uint8_t hash[32];
+	struct msg_hello hi;
+	struct msg_slot_info info;
+	struct msg_stats stats;
+	struct reply r;
+	struct sim s;
+	unsigned first, n;
+	int status;
+
+	snprintf(scenario, sizeof(scenario), "%s/fleet.json", tmpdir);
+	write_file(scenario, SCENARIO);
+	snprintf(link, sizeof(link), "%s/dongle", tmpdir);
+	if (!ok(sim_start(&s, (const char *const[]){ "--scenario", scenario, "--link", link, "--speed", "10",
+						    "--slot-size", "256K", "--unplug-ms", "500", "--reboot-reason",
+						    "watchdog", "--seed", "3", NULL }), "meshfleet-sim starts"))
+		return;
+	if (!ok(sim_wait_pty(&s), "it prints 'pty: PATH'")) {
+		sim_stop(&s);
+		return;
+	}
+	has_str(s.pty, "/dev/pts/", "... a pty");
+	if (readlink(link, target, sizeof(target) - 1) < 0)
+		target[0] = '\0';
+	is_str(target, s.pty, "--link points at it");
+	if (!ok(host_open(&H, link), "the link opens")) {
+		sim_stop(&s);
+		return;
+	}
+
+	/* HELLO, ECHO, STATS */
+	is_int(hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO: OK");
+	is_int(hi.proto_major, MSG_VERSION_MAJOR, "HELLO: protocol %d", MSG_VERSION_MAJOR);
+	is_int(hi.reset_reason, MSG_RESET_POWER_ON, "HELLO: reset reason POWER_ON");
+	is_int(hi.slot_size, 256 * 1024, "HELLO: the slot size of --slot-size");
+	is_int(hi.features & (MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_SIMULATED),
+	       MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_SIMULATED, "HELLO: MESH, SLOT and SIMULATED");
+	ok(hi.request_window >= 1 && hi.max_frame == FRAME_MAX_SIZE, "HELLO: window %u, max frame %u",
+	   hi.request_window, hi.max_frame);
+	fill_random(big, sizeof(big));
+	struct msg echo = { .type = MSG_ECHO, .u.echo = { .data = big, .len = sizeof(big) } };
+	ok(host_call(&H, &echo, &r) == MSG_STATUS_OK && r.m.u.echo.len == sizeof(big) &&
+	   memcmp(r.m.u.echo.data, big, sizeof(big)) == 0, "ECHO of 1000 bytes");
+
+	/* a full window of requests in flight, answered by id */
+	uint32_t ids[16];
+	unsigned answered = 0;
+	for (unsigned i = 0; i < hi.request_window && i < 16; i++) {
+		echo.u.echo = (struct msg_data){ .data = big + i, .len = (uint16_t)(100 + i) };
+		ids[i] = H.next_id++;
+		host_send(&H, &echo, ids[i], false);
+	}
+	for (unsigned i = 0; i < hi.request_window && i < 16; i++)
+		answered += host_wait(&H, ids[i], MSG_ECHO, &r, WAIT_MS) == 1 && r.m.u.echo.len == 100 + i;
+	is_int(answered, hi.request_window, "%u ECHOs in flight at once: each answered, by id", hi.request_window);
+
+	struct msg st = { .type = MSG_STATS };
+	ok(host_call(&H, &st, &r) == MSG_STATUS_OK && r.decoded == MSG_STATUS_OK, "STATS: OK");
+	stats = r.m.u.stats;
+	ok(stats.rx_frames >= 10 && stats.rx_bad_crc == 0, "STATS: %u frames, no CRC error", stats.rx_frames);
+
+	/* the simulated nodes */
+	is_int(info_get(&H, 0x0100), MSG_STATUS_NOT_CONFIGURED, "MESH_SEND before MESH_CONFIG: NOT_CONFIGURED");
+	struct msg cfg = mesh_config_msg(0x0001, 1000);
+	ok(host_call(&H, &cfg, &r) == MSG_STATUS_OK && r.m.u.mesh_seq == 1000, "MESH_CONFIG: OK, sequence 1000");
+	is_int(info_get(&H, 0x0100), MSG_STATUS_OK, "Firmware Update Information Get to 0x0100: OK");
+	n = collect_mesh_recv(&H, 500, &first);
+	is_int(n, 1, "... one MESH_RECV");
+	if (n == 1) {
+		const struct event *e = &H.events[first % MAX_EVENTS];
+		static const uint8_t want[] = { 0x83, 0x09, 0x01, 0x00, 0x04, 0x59, 0x00, 0x01, 0x02, 0x00 };
+
+		is_int(e->src, 0x0100, "... from 0x0100");
+		ok(e->len == sizeof(want) && memcmp(e->payload, want, sizeof(want)) == 0,
+		   "... Information Status: 1 image, first index 0, FWID 59000102, no URI");
+	}
+	is_int(info_get(&H, 0x0200), MSG_STATUS_OK, "Information Get to the node with loss rate 1: OK");
+	is_int(collect_mesh_recv(&H, 300, &first), 0, "... no answer (300 ms, 3 s of virtual time)");
+	is_int(info_get(&H, 0x0201), MSG_STATUS_OK, "Information Get to its second element");
+	is_int(collect_mesh_recv(&H, 300, &first), 0, "... no answer (the server is on the primary element)");
+	is_int(info_get(&H, 0xffff), MSG_STATUS_OK, "Information Get to all nodes");
+	n = collect_mesh_recv(&H, 500, &first);
+	is_int(n, 2, "... two answers: the lossy node and the one 9 hops away (TTL 7) stay silent");
+	if (n == 2) {
+		ok(H.events[first % MAX_EVENTS].src == 0x0100 && H.events[(first + 1) % MAX_EVENTS].src == 0x0300,
+		   "... the near node first, the node 3 hops away second");
+		ok(H.events[(first + 1) % MAX_EVENTS].seq == H.events[first % MAX_EVENTS].seq + 1,
+		   "... with consecutive event numbers");
+	}
+
+	/* image upload */
+	fill_random(image, sizeof(image));
+	sha256(image, sizeof(image), hash);
+	is_int(slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_BEGIN 64 KiB: OK");
+	is_int(upload(&H, image, 0, sizeof(image), 1024, 3), sizeof(image), "64 writes of 1 KiB: OK");
+	is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_COMMIT: SHA-256 matches");
+	info = slot_info(&H);
+	ok(info.state == MSG_SLOT_COMMITTED && info.bytes_written == sizeof(image) && !memcmp(info.sha256, hash, 32),
+	   "SLOT_INFO: COMMITTED");
+	/* a hash the bytes do not have */
+	uint8_t wrong[32];
+	memcpy(wrong, hash, 32);
+	wrong[0] ^= 1;
+	slot_image(&H, MSG_SLOT_BEGIN, 8192, wrong, 3);
+	upload(&H, image, 0, 8192, 1024, 3);
+	is_int(slot_image(&H, MSG_SLOT_COMMIT, 8192, wrong, 3), MSG_STATUS_SLOT_HASH_MISMATCH,
+	       "SLOT_COMMIT of bytes with another SHA-256: SLOT_HASH_MISMATCH");
+
+	/* unplug in the middle of an upload: the port vanishes, comes back on a new pty, the upload resumes */
+	sha256(image, 40000, hash);
+	slot_image(&H, MSG_SLOT_BEGIN, 40000, hash, 3);
+	is_int(upload(&H, image, 0, 20480, 1024, 3), 20480, "20 KiB of a new image written");
+	kill(s.pid, SIGUSR1);
+	ok(wait_link_lost(&H), "SIGUSR1: the host sees the port go away");
+	host_close(&H);
+	ok(access(link, F_OK) != 0, "... the link is gone while unplugged");
+	ok(sim_wait_pty(&s), "... and a new 'pty:' line comes after --unplug-ms");
+	if (readlink(link, target, sizeof(target) - 1) < 0)
+		target[0] = '\0';
+	else
+		target[strlen(s.pty)] = '\0';
+	is_str(target, s.pty, "... the link points at the new pty");
+	ok(host_open(&H, link), "the host reopens the link");
+	is_int(hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO after the replug");
+	is_int(hi.reset_reason, MSG_RESET_POWER_ON, "... no reboot: the reset reason is still POWER_ON");
+	info = slot_info(&H);
+	ok(info.state == MSG_SLOT_WRITING && info.bytes_written == 20480, "SLOT_INFO: WRITING at 20480 (%u)",
+	   info.bytes_written);
+	is_int(upload(&H, image, info.bytes_written, 40000, 1024, 3), 40000, "the upload continues from there");
+	is_int(slot_image(&H, MSG_SLOT_COMMIT, 40000, hash, 3), MSG_STATUS_OK, "SLOT_COMMIT after the unplug: OK");
+
+	/* reboot: the pty stays, the core starts again */
+	struct msg stats_req = { .type = MSG_STATS };
+	host_call(&H, &stats_req, &r);
+	uint32_t seq_before = r.m.u.stats.mesh_seq;
+	kill(s.pid, SIGUSR2);
+	int64_t end = now_ms() + WAIT_MS;
+	do
+		status = hello(&H, &hi, 1);
+	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_WATCHDOG) && now_ms() < end);
+	is_int(hi.reset_reason, MSG_RESET_WATCHDOG, "SIGUSR2: HELLO reports the --reboot-reason WATCHDOG");
+	ok(hi.next_event_seq <= 2, "... event numbers start again (%u)", hi.next_event_seq);
+	is_int(slot_info(&H).state, MSG_SLOT_COMMITTED, "... the slot survived");
+	host_call(&H, &stats_req, &r);
+	ok(r.m.u.stats.mesh_seq >= seq_before, "... the mesh sequence did not go back (%u >= %u)",
+	   r.m.u.stats.mesh_seq, seq_before);
+	is_int(info_get(&H, 0x0100), MSG_STATUS_NOT_CONFIGURED, "... mesh requests wait for MESH_CONFIG again");
+
+	/* RESET */
+	struct msg reset = { .type = MSG_RESET, .u.reset = { .mode = MSG_RESET_MODE_BOOTLOADER } };
+	is_int(host_call(&H, &reset, NULL), MSG_STATUS_NOT_SUPPORTED, "RESET into a bootloader: NOT_SUPPORTED");
+	reset.u.reset.mode = MSG_RESET_MODE_APP;
+	is_int(host_call_tries(&H, &reset, NULL, 1), MSG_STATUS_OK, "RESET: OK");
+	end = now_ms() + WAIT_MS;
+	do
+		status = hello(&H, &hi, 1);
+	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_HOST) && now_ms() < end);
+	is_int(hi.reset_reason, MSG_RESET_HOST, "after RESET, HELLO says HOST");
+
+	host_close(&H);
+	is_int(sim_stop(&s), 0, "SIGTERM: exit 0 (and no leak report)");
+	ok(access(link, F_OK) != 0, "... the link is removed");
+	has_str(read_text(s.err_path), "INFO slot: image of 65536 bytes committed", "the core's log lines on stderr");
+}
+
+static void test_slot_file(void)
+{
+	static uint8_t image[20000];
+	char slot[512], link[512], small[600];
+	uint8_t hash[32];
+	struct msg_slot_info info;
+	struct reply r;
+	struct sim s;
+	const char *err;
+	uint32_t seq = 0;
+
+	snprintf(slot, sizeof(slot), "%s/slot.bin", tmpdir);
+	snprintf(link, sizeof(link), "%s/dongle2", tmpdir);
+	fill_random(image, sizeof(image));
+	sha256(image, sizeof(image), hash);
+
+	for (int run = 0; run < 3; run++) {
+		if (!sim_start(&s, (const char *const[]){ "--slot-file", slot, "--slot-size", "64K", "--link", link,
+							   NULL }) || !sim_wait_pty(&s) || !host_open(&H, link)) {
+			ok(0, "meshfleet-sim with --slot-file starts (run %d)", run + 1);
+			sim_stop(&s);
+			return;
+		}
+		hello(&H, NULL, 3);
+		info = slot_info(&H);
+		struct msg st = { .type = MSG_STATS };
+		host_call(&H, &st, &r);
+		if (run == 0) {
+			is_int(info.state, MSG_SLOT_EMPTY, "run 1: a new slot file is empty");
+			struct msg cfg = mesh_config_msg(0x0042, 0);
+			host_call(&H, &cfg, NULL);
+			unsigned first;
+
+			for (int i = 0; i < 5; i++)
+				info_get(&H, 0x0100);
+			ok(collect_mesh_recv(&H, 300, &first) == 5 && H.events[first % MAX_EVENTS].src == 0x0100,
+			   "run 1: without --scenario, node 0x0100 of the built-in fleet answers");
+			host_call(&H, &st, &r);
+			seq = r.m.u.stats.mesh_seq;
+			slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3);
+			is_int(upload(&H, image, 0, 10240, 1024, 3), 10240,
+			       "run 1: 10 KiB written, then the simulator stops");
+		} else if (run == 1) {
+			ok(info.state == MSG_SLOT_WRITING && info.bytes_written == 8192,
+			   "run 2: the slot file says WRITING at the last page boundary, 8192 (%u)",
+			   info.bytes_written);
+			ok(r.m.u.stats.mesh_seq >= seq, "run 2: mesh sequence %u >= %u from run 1",
+			   r.m.u.stats.mesh_seq, seq);
+			is_int(upload(&H, image, info.bytes_written, sizeof(image), 1024, 3), sizeof(image),
+			       "run 2: the rest written");
+			is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK,
+			       "run 2: committed");
+		} else {
+			ok(info.state == MSG_SLOT_COMMITTED && !memcmp(info.sha256, hash, 32),
+			   "run 3: COMMITTED, from the files");
+		}
+		host_close(&H);
+		is_int(sim_stop(&s), 0, "run %d: exit 0", run + 1);
+	}
+	is_int(sim_run_once((const char *const[]){ "--slot-file", slot, "--slot-size", "128K", NULL }, &err), 2,
+	       "the slot file with another --slot-size: exit 2");
+	has_str(err, "has 65536 bytes, but the slot has 131072", "... says why");
+	snprintf(small, sizeof(small), "%s.state", slot);
+	write_file(small, "garbage");
+	is_int(sim_run_once((const char *const[]){ "--slot-file", slot, "--slot-size", "64K", NULL }, &err), 2,
+	       "a damaged state file: exit 2");
+	has_str(err, "is not a meshfleet-sim state file", "... says so");
+}
+
+static void test_faults(void)
+{
+	static uint8_t image[32 * 1024], data[200];
+	char link[512];
+	uint8_t hash[32];
+	struct msg_stats stats;
+	struct reply r;
+	struct sim s;
+	int echoes_ok = 0, st;
+
+	snprintf(link, sizeof(link), "%s/noisy", tmpdir);
+	if (!sim_start(&s, (const char *const[]){ "--link", link, "--corrupt", "1e-3", "--drop", "1e-4", "--dup",
+						   "1e-4", "--seed", "7", "--quiet", NULL }) || !sim_wait_pty(&s) ||
+	    !host_open(&H, link)) {
+		ok(0, "meshfleet-sim --corrupt 1e-3 starts");
+		sim_stop(&s);
+		return;
+	}
+	call_timeout_ms = FAST_TIMEOUT_MS;      /* a pty answers in well under a millisecond */
+	is_int(hello(&H, NULL, 20), MSG_STATUS_OK, "--corrupt 1e-3 --drop 1e-4 --dup 1e-4: HELLO");
+	for (int i = 0; i < 200; i++) {
+		struct msg echo = { .type = MSG_ECHO, .u.echo = { .data = data, .len = sizeof(data) } };
+
+		fill_random(data, sizeof(data));
+		st = host_call_tries(&H, &echo, &r, 20);
+		echoes_ok += st == MSG_STATUS_OK && r.m.u.echo.len == sizeof(data) &&
+			     memcmp(r.m.u.echo.data, data, sizeof(data)) == 0;
+	}
+	is_int(echoes_ok, 200, "200 ECHOs of 200 bytes: every one came back intact");
+	fill_random(image, sizeof(image));
+	sha256(image, sizeof(image), hash);
+	is_int(slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 20), MSG_STATUS_OK, "SLOT_BEGIN 32 KiB");
+	is_int(upload(&H, image, 0, sizeof(image), 256, 20), sizeof(image), "128 writes of 256 bytes, with retries");
+	is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 20), MSG_STATUS_OK,
+	       "SLOT_COMMIT: the SHA-256 matches, so no corrupted write was taken");
+	struct msg stq = { .type = MSG_STATS };
+	is_int(host_call_tries(&H, &stq, &r, 20), MSG_STATUS_OK, "STATS");
+	stats = r.m.u.stats;
+	ok(stats.rx_bad_crc + stats.rx_bad_frame > 0, "the dongle dropped damaged frames (%u CRC, %u other)",
+	   stats.rx_bad_crc, stats.rx_bad_frame);
+	ok(H.bad_frames > 0, "the host dropped damaged frames (%u)", H.bad_frames);
+	ok(H.retransmits > 0 && stats.rx_duplicates > 0, "retransmissions (%u) and duplicates answered from the cache "
+	   "(%u)", H.retransmits, stats.rx_duplicates);
+	call_timeout_ms = CALL_TIMEOUT_MS;
+	host_close(&H);
+	is_int(sim_stop(&s), 0, "exit 0");
+
+	/* stalls: the link stops for 60 of every 100 ms; requests wait, none is lost */
+	if (!sim_start(&s, (const char *const[]){ "--link", link, "--stall-every", "100", "--stall-for", "60",
+						   "--quiet", NULL }) || !sim_wait_pty(&s) || !host_open(&H, link)) {
+		ok(0, "meshfleet-sim --stall-every starts");
+		sim_stop(&s);
+		return;
+	}
+	int64_t start = now_ms(), slowest = 0;
+	int calls = 0;
+	echoes_ok = 0;
+	/* 400 ms of back-to-back calls cross the stalls at 100, 200 and 300 ms */
+	while (now_ms() - start < 400 && calls < 100000) {
+		struct msg echo = { .type = MSG_ECHO, .u.echo = { .data = data, .len = 10 } };
+		int64_t t = now_ms();
+
+		calls++;
+		echoes_ok += host_call_tries(&H, &echo, &r, 20) == MSG_STATUS_OK;
+		if (now_ms() - t > slowest)
+			slowest = now_ms() - t;
+	}
+	is_int(echoes_ok, calls, "--stall-every 100 --stall-for 60: every ECHO answered (%d)", calls);
+	ok(slowest >= 20, "... some waited for a stall to end (slowest %lld ms, all %lld ms)", (long long)slowest,
+	   (long long)(now_ms() - start));
+	host_close(&H);
+	is_int(sim_stop(&s), 0, "exit 0");
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+int main(void)
+{
+	const char *env = getenv("MESHFLEET_SIM"), *build = getenv("MF_BUILDDIR");
+
+	if (env && env[0])
+		snprintf(sim_path, sizeof(sim_path), "%s", env);
+	else if (build && build[0])
+		snprintf(sim_path, sizeof(sim_path), "%s/firmware_dongle/sim/meshfleet-sim", build);
+	else
+		snprintf(sim_path, sizeof(sim_path), "%s", SIM_PATH);
+	if (access(sim_path, X_OK) != 0) {
+		printf("Bail out! no meshfleet-sim at '%s' (build it, or set MESHFLEET_SIM)\n", sim_path);
+		return 1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "%s/meshfleet-simlink.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(tmpdir)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	test_command_line();
+	test_session();
+	test_slot_file();
+	test_faults();
+	if (getenv("MF_KEEP"))
+		printf("# kept %s\n", tmpdir);
+	else
+		nftw(tmpdir, remove_one, 8, FTW_DEPTH | FTW_PHYS);     /* only files this test made */
+	return done_testing();
+}
