@@ -48,6 +48,9 @@ struct daemon {
 	struct metrics *metrics;
 	struct http *http;
 	struct dongle *dongle;          /* NULL with dongle = none */
+	uv_process_t sim;               /* meshfleet-sim, with dongle = sim */
+	bool sim_open;                  /* the handle is not closed yet */
+	bool sim_running;
 	struct api api;
 	bool loop_ready;
 	bool stopping;
@@ -153,8 +156,107 @@ static void on_http_closed(struct http *http, void *userdata)
 
 static void on_dongle_closed(struct dongle *dongle, void *userdata)
 {
+	struct daemon *d = userdata;
+
 	(void)dongle;
-	part_closed(userdata);
+	/* The link is down: now the simulator may go. Its exit callback closes the last part. */
+	if (d->sim_running)
+		uv_process_kill(&d->sim, SIGTERM);
+	part_closed(d);
+}
+
+static void on_sim_closed(uv_handle_t *handle)
+{
+	struct daemon *d = handle->data;
+
+	d->sim_open = false;
+	if (d->stopping)
+		part_closed(d);
+}
+
+static void on_sim_exit(uv_process_t *process, int64_t status, int signum)
+{
+	struct daemon *d = process->data;
+
+	d->sim_running = false;
+	if (!d->stopping)
+		log_err("meshfleet-sim exited (status %lld, signal %d): the dongle link waits for a simulator that "
+			"will not come back; its messages are above; restart meshfleetd", (long long)status, signum);
+	uv_close((uv_handle_t *)process, on_sim_closed);
+}
+
+/* The simulator's program: $MESHFLEET_SIM, else beside meshfleetd (installed), else in the build tree. */
+static int sim_program(char *out, size_t size)
+{
+	const char *env = getenv("MESHFLEET_SIM");
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (env && *env)
+		return str_copy(out, size, env);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	snprintf(out, size, "%s/meshfleet-sim", self);
+	if (access(out, X_OK) == 0)
+		return 0;
+	snprintf(out, size, "%s/../firmware_dongle/sim/meshfleet-sim", self);
+	return access(out, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+/* Starts meshfleet-sim as a child; it keeps a symlink @link to its pseudo-terminal, which the link opens like
+ * any port (and retries while the simulator is starting). Its warnings go to our stderr, so to the journal. */
+static int start_sim(struct daemon *d, const char *scenario, const char *link)
+{
+	char program[PATH_MAX];
+	char *args[10];
+	size_t n = 0;
+	uv_stdio_container_t stdio[3] = {
+		{ .flags = UV_IGNORE }, { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
+	};
+	uv_process_options_t options = { 0 };
+	int r;
+
+	r = sim_program(program, sizeof(program));
+	if (r < 0) {
+		log_err("dongle sim: meshfleet-sim not found beside meshfleetd or in the build tree: set MESHFLEET_SIM "
+			"to its path");
+		return r;
+	}
+	args[n++] = program;
+	args[n++] = (char *)"--link";
+	args[n++] = (char *)link;
+	args[n++] = (char *)"--die-with-parent";
+	args[n++] = (char *)"--quiet";
+	args[n++] = (char *)"--syslog-prefix";
+	if (scenario) {
+		args[n++] = (char *)"--scenario";
+		args[n++] = (char *)scenario;
+	}
+	args[n] = NULL;
+	options.file = program;
+	options.args = args;
+	options.exit_cb = on_sim_exit;
+	options.stdio = stdio;
+	options.stdio_count = 3;
+	d->sim.data = d;
+	d->sim_open = true;
+	r = uv_spawn(&d->loop, &d->sim, &options);
+	if (r < 0) {
+		log_err("dongle sim: cannot start '%s': %s", program, uv_strerror(r));
+		/* uv_spawn initialised the handle even on failure: it must be closed. */
+		uv_close((uv_handle_t *)&d->sim, on_sim_closed);
+		return r;
+	}
+	d->sim_running = true;
+	log_info("dongle sim: started %s (pid %d)%s%s", program, d->sim.pid, scenario ? " with scenario " : "",
+		 scenario ? scenario : "");
+	return 0;
 }
 
 static void on_watchdog(uv_timer_t *timer)
@@ -179,9 +281,11 @@ static void on_signal(uv_signal_t *handle, int signum)
 	d->stopping = true;
 	log_info("%s: stopping", strsignal(signum));
 	notify_send("STOPPING=1");
-	d->closing = d->dongle ? 2 : 1;
+	d->closing = 1 + (d->dongle != NULL) + d->sim_open;
 	if (d->dongle)
 		dongle_stop(d->dongle, on_dongle_closed, d);
+	else if (d->sim_running)
+		uv_process_kill(&d->sim, SIGTERM);
 	http_shutdown(d->http, on_http_closed, d);
 }
 
@@ -253,12 +357,21 @@ static int start_dongle(struct daemon *d)
 
 	if (strcmp(spec, "none") == 0)
 		return 0;
-	if (strncmp(spec, "sim", 3) == 0) {
-		log_warning("dongle '%s': the simulator is not started by this version of meshfleetd yet; running "
-			    "without a dongle", spec);
-		return 0;
-	}
-	if (strcmp(spec, "auto") == 0) {
+	if (strcmp(spec, "sim") == 0 || strncmp(spec, "sim:", 4) == 0) {
+		const char *scenario = spec[3] == ':' ? spec + 4 : NULL;
+
+		if (scenario && access(scenario, R_OK) < 0) {
+			log_err("dongle '%s': cannot read the scenario file '%s': %s", spec, scenario, strerror(errno));
+			return -errno;
+		}
+		if ((size_t)snprintf(found, sizeof(found), "%s/dongle-sim", d->config.state_dir) >= sizeof(found))
+			return -ENAMETOOLONG;
+		r = start_sim(d, scenario, found);
+		if (r < 0)
+			return r;
+		options.link.path = found;
+		options.link.kind = TRANSPORT_TERMIOS;
+	} else if (strcmp(spec, "auto") == 0) {
 		r = transport_find_dongle(found, sizeof(found), &candidates);
 		if (r < 0 || candidates == 0) {
 			log_warning("dongle auto: no USB serial port with a known dongle id (1915:520f, 2fe3:0100); "

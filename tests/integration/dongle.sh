@@ -40,4 +40,30 @@ if start_daemon --dongle "$missing"; then
 	stop_daemon_ok "missing port"
 fi
 
+# --- dongle = sim: meshfleetd starts meshfleet-sim on a pseudo-terminal and the link comes up ---
+if start_daemon --dongle sim; then
+	state=""
+	for _ in $(seq 400); do     # readiness wait, bounded (20 s)
+		req GET /api/v1/dongle
+		state=$(jq -r .state <<<"$BODY")
+		[ "$state" = up ] && break
+		sleep 0.05
+	done
+	is "$state" up "sim: the link comes up"
+	like "$(jq -r '.firmware.features | join(",")' <<<"$BODY")" simulated "sim: HELLO says the dongle is simulated"
+	json_is '.port' "$STATE/dongle-sim" "sim: the link opens the simulator's symlink in the state directory"
+	req GET /api/v1/health
+	json_is '.dongle.state' up "sim: health shows the link up"
+	sim_pid=$(pgrep -f -- "--link $STATE/dongle-sim" | head -n 1)
+	ok_cmd=$([ -n "$sim_pid" ] && echo yes || echo no)
+	is "$ok_cmd" yes "sim: meshfleet-sim runs as a child"
+	stop_daemon_ok "sim"
+	gone=no
+	for _ in $(seq 200); do
+		kill -0 "$sim_pid" 2>/dev/null || { gone=yes; break; }
+		sleep 0.05
+	done
+	is "$gone" yes "sim: meshfleet-sim is gone after meshfleetd stopped"
+fi
+
 done_testing
