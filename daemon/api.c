@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,43 @@ static void api_dongle_log(void *app, const struct http_request *req, struct htt
 	http_reply_json(res, 200, dongle_log_to_json(api->dongle, (size_t)limit));
 }
 
+/* The dongle link's counters, one Prometheus counter each; the table keeps names and fields side by side. */
+static void metrics_render_dongle(const struct api *api, struct strbuf *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} counters[] = {
+#define C(field, help) { #field, help, offsetof(struct link_counters, field) }
+		C(bytes_in, "Bytes read from the dongle's port."),
+		C(bytes_out, "Bytes written to the dongle's port."),
+		C(frames_in, "Valid frames received from the dongle."),
+		C(frames_out, "Frames sent to the dongle, retransmissions included."),
+		C(crc_errors, "Frames dropped for a bad CRC."),
+		C(bad_frames, "Frames dropped for a bad length, magic, format or flags."),
+		C(resyncs, "Times the receiver skipped bytes to the next frame delimiter."),
+		C(retransmits, "Requests sent again after a timeout."),
+		C(timeouts, "Requests that ran out of retransmissions."),
+		C(event_gaps, "Times the dongle's event sequence skipped."),
+		C(reconnects, "Times the link came back after it was lost."),
+#undef C
+	};
+	const struct link *link = api->dongle ? dongle_link(api->dongle) : NULL;
+	const struct link_counters *c = link ? link_counters(link) : NULL;
+
+	strbuf_printf(out, "# HELP meshfleet_dongle_up Whether the dongle link is up (1) or not (0).\n"
+		      "# TYPE meshfleet_dongle_up gauge\nmeshfleet_dongle_up %d\n",
+		      link && link_state(link) == LINK_UP);
+	if (!c)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(counters); i++)
+		strbuf_printf(out, "# HELP meshfleet_dongle_%s_total %s\n# TYPE meshfleet_dongle_%s_total counter\n"
+			      "meshfleet_dongle_%s_total %llu\n", counters[i].name, counters[i].help, counters[i].name,
+			      counters[i].name,
+			      (unsigned long long)*(const uint64_t *)(const void *)((const char *)c +
+										counters[i].offset));
+}
+
 static void api_metrics(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
@@ -129,6 +167,7 @@ static void api_metrics(void *app, const struct http_request *req, struct http_r
 		      "meshfleet_build_info{version=\"%s\"} 1\n",
 		      (unsigned long long)db_error_count(api->db),
 		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), PACKAGE_VERSION);
+	metrics_render_dongle(api, &out);
 	text = strbuf_steal(&out, &len);
 	if (!text) {
 		http_reply_error(res, 500, "internal_error", "the metrics do not fit in %u bytes", METRICS_MAX_BYTES);

@@ -13,6 +13,9 @@ if start_daemon; then
 	json_is '.lines | length' 0 "no dongle: no lines"
 	req GET /api/v1/health
 	json_is '.dongle.state' not_configured "no dongle: health says not_configured"
+	req GET /metrics
+	like "$BODY" $'\nmeshfleet_dongle_up 0' "no dongle: metrics say the link is down"
+	unlike "$BODY" 'meshfleet_dongle_frames_in_total' "no dongle: no link counters"
 	stop_daemon_ok "no dongle"
 fi
 
@@ -54,6 +57,10 @@ if start_daemon --dongle sim; then
 	json_is '.port' "$STATE/dongle-sim" "sim: the link opens the simulator's symlink in the state directory"
 	req GET /api/v1/health
 	json_is '.dongle.state' up "sim: health shows the link up"
+	req GET /metrics
+	like "$BODY" $'\nmeshfleet_dongle_up 1\n' "sim: metrics say the link is up"
+	like "$BODY" $'\nmeshfleet_dongle_frames_in_total [1-9][0-9]*\n' "sim: metrics count frames from the dongle"
+	like "$BODY" $'\nmeshfleet_dongle_crc_errors_total 0\n' "sim: no CRC errors on a clean link"
 	sim_pid=$(pgrep -f -- "--link $STATE/dongle-sim" | head -n 1)
 	ok_cmd=$([ -n "$sim_pid" ] && echo yes || echo no)
 	is "$ok_cmd" yes "sim: meshfleet-sim runs as a child"
