@@ -1,0 +1,494 @@
+/* meshfleetctl: the operator's command-line tool; for now `dongle probe`, which lists the serial ports and says which
+ * of them answer as a meshfleet dongle (docs/meshfleetctl.md; ARCHITECTURE.md, "Dongle link").
+ *
+ * A probe is the daemon's own link with one attempt: open, one HELLO, a short timeout, close. Ports are probed one
+ * after the other, so two names of the same device (a symlink and its target) never compete for the port's lock.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "link.h"
+#include "log.h"
+#include "messages.h"
+#include "transport.h"
+
+#define CTL_MAX_PORTS 64                /* ports listed or named on the command line */
+#define CTL_HELLO_TIMEOUT_MS 500        /* default of --timeout */
+#define CTL_HELLO_TIMEOUT_MIN_MS 10
+#define CTL_HELLO_TIMEOUT_MAX_MS 60000
+
+enum ctl_exit {
+	CTL_EXIT_FOUND = 0,             /* at least one meshfleet dongle answered */
+	CTL_EXIT_NONE = 1,              /* none did (or nothing could be probed) */
+	CTL_EXIT_USAGE = 2,
+};
+
+struct probe {
+	struct ctl *ctl;
+	char path[256];
+	struct transport_port_info info;
+	bool have_info;                 /* libserialport knows the port: USB ids, description */
+	struct link *link;
+	/* The link's state callback must not stop the link from inside set_state(): a zero timer defers it. */
+	uv_timer_t stop_timer;
+	bool stop_timer_ready;
+	bool stop_scheduled;
+	bool done;
+	bool answered;                  /* HELLO came back with our major version */
+	struct msg_hello hello;
+	uint32_t window;
+	char transport[16];
+	struct link_diagnosis diag;
+};
+
+struct ctl {
+	uv_loop_t loop;
+	bool json;
+	uint32_t hello_timeout_ms;
+	struct probe *probes;
+	size_t n_probes;
+	size_t next;                    /* the probe to start when the current one has closed */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: meshfleetctl [OPTION]... COMMAND\n"
+		"Command-line tool of meshfleet, the Bluetooth Mesh fleet firmware-update daemon.\n\n"
+		"Commands:\n"
+		"  dongle probe [PATH]...  say which serial ports answer as a meshfleet dongle; without PATH, every\n"
+		"                          serial port libserialport knows (PATH may also be a pseudo-terminal or a\n"
+		"                          symlink such as STATE_DIR/dongle-sim)\n\n"
+		"Options:\n"
+		"      --json              print a JSON array instead of one line per port\n"
+		"  -t, --timeout MS        how long to wait for the HELLO answer (default %d, %d..%d)\n"
+		"  -v, --verbose           also print the link's log lines on stderr\n"
+		"  -V, --version           print the version and exit\n"
+		"  -h, --help              print this help and exit\n\n"
+		"Exit status: 0 when at least one meshfleet dongle answered, 1 when none did, 2 on a usage error.\n"
+		"See docs/meshfleetctl.md.\n",
+		CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
+}
+
+/* --- one probe --- */
+
+static void start_next(struct ctl *ctl);
+
+static void on_stop_timer_closed(uv_handle_t *handle)
+{
+	struct probe *p = handle->data;
+
+	p->stop_timer_ready = false;
+}
+
+static void on_link_closed(struct link *l, void *userdata)
+{
+	struct probe *p = userdata;
+
+	(void)l;
+	p->link = link_free(p->link);
+	p->done = true;
+	uv_close((uv_handle_t *)&p->stop_timer, on_stop_timer_closed);
+	/* A link that never started calls back from within probe_start(), whose caller moves on by itself. */
+	if (p->stop_scheduled)
+		start_next(p->ctl);
+}
+
+static void on_stop_timer(uv_timer_t *timer)
+{
+	struct probe *p = timer->data;
+
+	link_stop(p->link, on_link_closed, p);
+}
+
+static void schedule_stop(struct probe *p)
+{
+	if (p->stop_scheduled)
+		return;
+	p->stop_scheduled = true;
+	uv_timer_start(&p->stop_timer, on_stop_timer, 0, 0);
+}
+
+/* The link words its diagnoses for the daemon, which retries; a probe does not. */
+static void strip_retrying(char *message)
+{
+	static const char suffix[] = " Retrying.";
+	size_t len = strlen(message);
+
+	if (len >= sizeof(suffix) - 1 && strcmp(message + len - (sizeof(suffix) - 1), suffix) == 0)
+		message[len - (sizeof(suffix) - 1)] = '\0';
+}
+
+static void on_link_state(void *userdata, enum link_state state, const struct link_diagnosis *diag)
+{
+	struct probe *p = userdata;
+	const struct msg_hello *hello;
+
+	(void)diag;
+	switch (state) {
+	case LINK_UP:
+		hello = link_hello(p->link);
+		if (hello)
+			p->hello = *hello;
+		p->answered = hello != NULL;
+		p->window = link_window(p->link);
+		snprintf(p->transport, sizeof(p->transport), "%s", link_transport_name(p->link));
+		schedule_stop(p);
+		return;
+	case LINK_FAILED:
+		/* max_attempts = 1: the one attempt failed, and the diagnosis says why. */
+		p->diag = *link_diagnosis(p->link);
+		strip_retrying(p->diag.message);
+		snprintf(p->transport, sizeof(p->transport), "%s", link_transport_name(p->link));
+		schedule_stop(p);
+		return;
+	case LINK_STOPPED:
+	case LINK_HANDSHAKE:
+	case LINK_CLOSING:
+	case LINK_BACKOFF:
+	case LINK_STOPPING:
+		return;
+	}
+}
+
+/* A probe that could not even start: reported like a failed open. */
+static void probe_fail_early(struct probe *p, int error, const char *what)
+{
+	p->diag.code = LINK_DIAG_OPEN_FAILED;
+	p->diag.error = error;
+	snprintf(p->diag.message, sizeof(p->diag.message), "'%s': %s: %s", p->path, what, strerror(-error));
+	p->done = true;
+}
+
+static int probe_start(struct probe *p)
+{
+	static const struct link_callbacks callbacks_template = { .state = on_link_state };
+	struct link_callbacks callbacks = callbacks_template;
+	struct link_options options = {
+		.path = p->path,
+		.kind = TRANSPORT_AUTO,
+		.hello_timeout_ms = p->ctl->hello_timeout_ms,
+		/* One HELLO: a port that some other program uses must see as little of us as possible. */
+		.hello_attempts = 1,
+		.max_attempts = 1,
+	};
+	int r;
+
+	callbacks.userdata = p;
+	r = link_new(&p->ctl->loop, &options, &callbacks, &p->link);
+	if (r < 0) {
+		probe_fail_early(p, r, "cannot set up the link");
+		return r;
+	}
+	uv_timer_init(&p->ctl->loop, &p->stop_timer);
+	p->stop_timer.data = p;
+	p->stop_timer_ready = true;
+	r = link_start(p->link);
+	if (r < 0) {
+		/* Never started: link_stop() calls back at once and closes the timer. */
+		probe_fail_early(p, r, "cannot start the link");
+		link_stop(p->link, on_link_closed, p);
+		return r;
+	}
+	return 0;
+}
+
+/* Starts the next probe that starts; the loop runs dry after the last one. */
+static void start_next(struct ctl *ctl)
+{
+	while (ctl->next < ctl->n_probes) {
+		struct probe *p = &ctl->probes[ctl->next++];
+
+		if (probe_start(p) == 0)
+			return;
+	}
+}
+
+/* USB details when libserialport knows the port, also through a symlink (/dev/serial/by-id/...). */
+static void probe_lookup(struct probe *p)
+{
+	char real[PATH_MAX];
+
+	if (p->have_info)
+		return;
+	if (transport_port_info(p->path, &p->info) == 0) {
+		p->have_info = true;
+		return;
+	}
+	if (realpath(p->path, real) && strcmp(real, p->path) != 0 && transport_port_info(real, &p->info) == 0)
+		p->have_info = true;
+}
+
+static int probe_init(struct ctl *ctl, struct probe *p, const char *path)
+{
+	memset(p, 0, sizeof(*p));
+	p->ctl = ctl;
+	if ((size_t)snprintf(p->path, sizeof(p->path), "%s", path) >= sizeof(p->path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* --- output --- */
+
+static bool probe_usb(const struct probe *p)
+{
+	return p->have_info && p->info.usb && p->info.usb_vid >= 0 && p->info.usb_pid >= 0;
+}
+
+static void print_line(const struct probe *p)
+{
+	char usb_id[16] = "-";
+	const char *serial = "-";
+
+	if (probe_usb(p)) {
+		snprintf(usb_id, sizeof(usb_id), "%04x:%04x", (unsigned)p->info.usb_vid, (unsigned)p->info.usb_pid);
+		if (p->info.usb_serial[0])
+			serial = p->info.usb_serial;
+	}
+	printf("%s  %s  %s  ", p->path, usb_id, serial);
+	if (p->have_info && p->info.description[0])
+		printf("\"%s\"  ", p->info.description);
+	if (p->answered) {
+		printf("-> meshfleet dongle, firmware %u.%u.%u, protocol %u.%u, window %u%s\n", p->hello.fw_major,
+		       p->hello.fw_minor, p->hello.fw_patch, p->hello.proto_major, p->hello.proto_minor, p->window,
+		       p->hello.features & MSG_FEATURE_SIMULATED ? ", simulated" : "");
+	} else {
+		printf("-> %s: %s\n", link_diag_code_to_string(p->diag.code), p->diag.message);
+	}
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+/* Returns: new reference, or NULL when out of memory. */
+static json_t *probe_to_json(const struct probe *p)
+{
+	char usb_id[16] = "";
+	char version[32], protocol[16], build_id[2 * MSG_BUILD_ID_SIZE + 1];
+	json_t *o;
+	bool usb = probe_usb(p);
+
+	if (usb)
+		snprintf(usb_id, sizeof(usb_id), "%04x:%04x", (unsigned)p->info.usb_vid, (unsigned)p->info.usb_pid);
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:b}",
+		      "path", p->path,
+		      "usb_id", json_string_or_null(usb_id),
+		      "serial", json_string_or_null(usb ? p->info.usb_serial : NULL),
+		      "description", json_string_or_null(p->have_info ? p->info.description : NULL),
+		      "manufacturer", json_string_or_null(usb ? p->info.usb_manufacturer : NULL),
+		      "product", json_string_or_null(usb ? p->info.usb_product : NULL),
+		      "dongle_id", p->have_info && p->info.dongle_id,
+		      "transport", json_string_or_null(p->transport),
+		      "meshfleet", p->answered);
+	if (!o)
+		return NULL;
+	if (p->answered) {
+		snprintf(version, sizeof(version), "%u.%u.%u", p->hello.fw_major, p->hello.fw_minor,
+			 p->hello.fw_patch);
+		snprintf(protocol, sizeof(protocol), "%u.%u", p->hello.proto_major, p->hello.proto_minor);
+		for (size_t i = 0; i < MSG_BUILD_ID_SIZE; i++)
+			snprintf(build_id + 2 * i, 3, "%02x", p->hello.build_id[i]);
+		if (json_object_set_new(o, "firmware", json_pack("{s:s, s:s, s:b}", "version", version,
+								  "build_id", build_id, "simulated",
+								  (p->hello.features & MSG_FEATURE_SIMULATED) != 0)) ||
+		    json_object_set_new(o, "protocol", json_string(protocol)) ||
+		    json_object_set_new(o, "window", json_integer(p->window)) ||
+		    json_object_set_new(o, "max_frame", json_integer(p->hello.max_frame)) ||
+		    json_object_set_new(o, "slot_size", json_integer(p->hello.slot_size)) ||
+		    json_object_set_new(o, "diagnosis", json_null()))
+			goto fail;
+	} else {
+		if (json_object_set_new(o, "firmware", json_null()) ||
+		    json_object_set_new(o, "diagnosis", json_pack("{s:s, s:s}",
+								  "code", link_diag_code_to_string(p->diag.code),
+								  "message", p->diag.message)))
+			goto fail;
+	}
+	return o;
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static int print_json(const struct ctl *ctl)
+{
+	json_t *array = json_array();
+	int r = 0;
+
+	if (!array)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctl->n_probes; i++) {
+		if (json_array_append_new(array, probe_to_json(&ctl->probes[i])) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (json_dumpf(array, stdout, JSON_INDENT(2)) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	putchar('\n');
+out:
+	json_decref(array);
+	return r;
+}
+
+/* --- dongle probe --- */
+
+static int dongle_probe(struct ctl *ctl, char **paths, size_t n_paths)
+{
+	struct transport_port_info *ports = NULL;
+	size_t n = n_paths, found = 0;
+	int r, status = CTL_EXIT_NONE;
+
+	if (n_paths > CTL_MAX_PORTS) {
+		fprintf(stderr, "meshfleetctl: at most %d ports at a time\n", CTL_MAX_PORTS);
+		return CTL_EXIT_USAGE;
+	}
+	if (n_paths == 0) {
+		ports = calloc(CTL_MAX_PORTS, sizeof(*ports));
+		if (!ports) {
+			fprintf(stderr, "meshfleetctl: out of memory\n");
+			return CTL_EXIT_NONE;
+		}
+		r = transport_probe_list(ports, CTL_MAX_PORTS, &n);
+		if (r < 0) {
+			fprintf(stderr, "meshfleetctl: cannot list the serial ports: %s\n", strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			fprintf(stderr, "meshfleetctl: no serial ports found; name a port (or a pseudo-terminal) to probe "
+				"it: meshfleetctl dongle probe PATH\n");
+	}
+	ctl->probes = calloc(n ? n : 1, sizeof(*ctl->probes));
+	if (!ctl->probes) {
+		fprintf(stderr, "meshfleetctl: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct probe *p = &ctl->probes[i];
+
+		r = probe_init(ctl, p, n_paths ? paths[i] : ports[i].path);
+		if (r < 0) {
+			fprintf(stderr, "meshfleetctl: '%s': %s\n", n_paths ? paths[i] : ports[i].path, strerror(-r));
+			status = CTL_EXIT_USAGE;
+			goto out;
+		}
+		if (!n_paths) {
+			p->info = ports[i];
+			p->have_info = true;
+		}
+		probe_lookup(p);
+	}
+	ctl->n_probes = n;
+
+	start_next(ctl);
+	uv_run(&ctl->loop, UV_RUN_DEFAULT);
+
+	for (size_t i = 0; i < ctl->n_probes; i++) {
+		if (!ctl->probes[i].done)
+			fprintf(stderr, "meshfleetctl: '%s': the probe did not finish: this is a bug\n",
+				ctl->probes[i].path);
+		if (ctl->probes[i].answered)
+			found++;
+	}
+	if (ctl->json) {
+		r = print_json(ctl);
+		if (r < 0)
+			fprintf(stderr, "meshfleetctl: cannot print the JSON: %s\n", strerror(-r));
+	} else {
+		for (size_t i = 0; i < ctl->n_probes; i++)
+			print_line(&ctl->probes[i]);
+	}
+	status = found > 0 ? CTL_EXIT_FOUND : CTL_EXIT_NONE;
+out:
+	free(ports);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_JSON = 0x100 };
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl = { .hello_timeout_ms = CTL_HELLO_TIMEOUT_MS };
+	bool verbose = false;
+	int c, r, status;
+	char *end;
+	long v;
+
+	while ((c = getopt_long(argc, argv, "t:vVh", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			ctl.json = true;
+			break;
+		case 't':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < CTL_HELLO_TIMEOUT_MIN_MS || v > CTL_HELLO_TIMEOUT_MAX_MS) {
+				fprintf(stderr, "meshfleetctl: --timeout '%s': expected milliseconds, %d..%d\n", optarg,
+					CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
+				return CTL_EXIT_USAGE;
+			}
+			ctl.hello_timeout_ms = (uint32_t)v;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("meshfleetctl %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2 || strcmp(argv[optind], "dongle") != 0 || strcmp(argv[optind + 1], "probe") != 0) {
+		if (optind < argc)
+			fprintf(stderr, "meshfleetctl: unknown command '%s%s%s'\n", argv[optind],
+				optind + 1 < argc ? " " : "", optind + 1 < argc ? argv[optind + 1] : "");
+		else
+			fprintf(stderr, "meshfleetctl: no command given\n");
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	/* The probe's result is the output; the link's own lines (the diagnosis again, state changes) only on -v. */
+	log_set_level(verbose ? LOG_DEBUG : LOG_ERR);
+
+	r = uv_loop_init(&ctl.loop);
+	if (r < 0) {
+		fprintf(stderr, "meshfleetctl: cannot create the event loop: %s\n", uv_strerror(r));
+		return CTL_EXIT_NONE;
+	}
+	status = dongle_probe(&ctl, argv + optind + 2, (size_t)(argc - optind - 2));
+	/* Runs the close callbacks of anything a failed start left behind. */
+	uv_run(&ctl.loop, UV_RUN_DEFAULT);
+	r = uv_loop_close(&ctl.loop);
+	if (r < 0) {
+		fprintf(stderr, "meshfleetctl: event loop closed with handles still open (%s): this is a bug\n",
+			uv_strerror(r));
+		if (status == CTL_EXIT_FOUND)
+			status = CTL_EXIT_NONE;
+	}
+	free(ctl.probes);
+	return status;
+}
