@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "metrics.h"
 
 #define HTTP_MAX_PARAMS 4

@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "api.h"
-#include "config.h"
+#include "config_file.h"
 #include "db.h"
 #include "dongle.h"
 #include "http.h"

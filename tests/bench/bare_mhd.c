@@ -30,7 +30,7 @@
 #define MAX_FILE_BYTES (64u << 20)
 #define LISTEN_BACKLOG 128              /* as daemon/http.c open_listener() */
 
-/* The daemon's defaults: daemon/config.c config_init() and HTTP_CONNECTION_MEMORY in daemon/http.h. */
+/* The daemon's defaults: daemon/config_file.c config_init() and HTTP_CONNECTION_MEMORY in daemon/http.h. */
 #define DEFAULT_MAX_CONNECTIONS 64
 #define DEFAULT_MAX_CONNECTIONS_PER_IP 32
 #define DEFAULT_CONNECTION_TIMEOUT_S 30
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
 	int c, r, status = 1, index = 0;
 
 	while ((c = getopt_long(argc, argv, "h", long_options, &index)) != -1) {
-		/* The ranges are meshfleetd's (daemon/config.c); the memory limit is MHD's sane span. */
+		/* The ranges are meshfleetd's (daemon/config_file.c); the memory limit is MHD's sane span. */
 		switch (c) {
 		case OPT_MAX_CONNECTIONS:
 			r = parse_number(optarg, 1, 4096, &v);

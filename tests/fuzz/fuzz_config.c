@@ -1,7 +1,7 @@
-/* Fuzz target: the configuration file parser (daemon/config.c). */
+/* Fuzz target: the configuration file parser (daemon/config_file.c). */
 #include <string.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

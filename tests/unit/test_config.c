@@ -1,11 +1,11 @@
-/* Unit tests for daemon/config.c: the INI parser, validation, all-or-nothing loads and the reload diff. */
+/* Unit tests for daemon/config_file.c: the INI parser, validation, all-or-nothing loads and the reload diff. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "log.h"
 #include "tap.h"
 

@@ -1,5 +1,5 @@
-/* config: see config.h. */
-#include "config.h"
+/* config_file: see config_file.h. */
+#include "config_file.h"
 
 #include <errno.h>
 #include <stddef.h>

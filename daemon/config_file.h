@@ -1,6 +1,6 @@
-/* config: meshfleetd's settings, from defaults, the INI file and the command line, in that order.
+/* config_file: meshfleetd's settings, from defaults, the INI file and the command line, in that order.
  *
- * Every key is in one table (config.c) with its section, type, range and whether SIGHUP can apply it; the file
+ * Every key is in one table (config_file.c) with its section, type, range and whether SIGHUP can apply it; the file
  * parser, the command-line options and the reload diff all go through that table. The keys are documented in
  * docs/configuration.md and daemon/meshfleetd.conf.sample.
  */
