@@ -347,19 +347,34 @@ static void upload_drop(struct upload *up, const char *why)
 			      up->p.drops, why, up->p.acked, up->p.size);
 }
 
+/* The common start of every upload reply: a reply for a phase the upload has left, or one that brought an error
+ * instead of an answer, moves the upload on (pausing it for the link in the latter case). Returns true when it
+ * handled the reply. */
+static bool upload_reply_done(struct upload *up, const struct link_reply *reply, enum dongle_upload_state phase)
+{
+	char buf[64];
+
+	if (up->p.state != phase) {
+		upload_kick(up);
+		return true;
+	}
+	if (reply->error) {
+		upload_drop(up, dongle_reply_describe(reply, buf, sizeof(buf)));
+		upload_kick(up);
+		return true;
+	}
+	return false;
+}
+
 static void on_upload_commit(void *userdata, const struct link_reply *reply)
 {
 	struct upload *up = userdata;
 	char buf[64];
 
 	up->outstanding--;
-	if (up->p.state != DONGLE_UPLOAD_COMMIT) {
-		upload_kick(up);
+	if (upload_reply_done(up, reply, DONGLE_UPLOAD_COMMIT))
 		return;
-	}
-	if (reply->error) {
-		upload_drop(up, dongle_reply_describe(reply, buf, sizeof(buf)));
-	} else if (reply->status == MSG_STATUS_OK) {
+	if (reply->status == MSG_STATUS_OK) {
 		upload_finish(up, 0, "%u bytes in the dongle's slot, SHA-256 checked by the dongle, %u resume(s)",
 			      up->p.size, up->p.resumes);
 		return;
@@ -388,15 +403,8 @@ static void on_upload_write(void *userdata, const struct link_reply *reply)
 	w->used = false;
 	up->writes_in_flight--;
 	up->outstanding--;
-	if (up->p.state != DONGLE_UPLOAD_WRITING) {
-		upload_kick(up);
+	if (upload_reply_done(up, reply, DONGLE_UPLOAD_WRITING))
 		return;
-	}
-	if (reply->error) {
-		upload_drop(up, dongle_reply_describe(reply, buf, sizeof(buf)));
-		upload_kick(up);
-		return;
-	}
 	written = reply->msg->u.bytes_written;  /* present whatever the status (§7.11) */
 	switch (reply->status) {
 	case MSG_STATUS_OK:
@@ -431,13 +439,9 @@ static void on_upload_begin(void *userdata, const struct link_reply *reply)
 	char buf[64];
 
 	up->outstanding--;
-	if (up->p.state != DONGLE_UPLOAD_BEGIN) {
-		upload_kick(up);
+	if (upload_reply_done(up, reply, DONGLE_UPLOAD_BEGIN))
 		return;
-	}
-	if (reply->error) {
-		upload_drop(up, dongle_reply_describe(reply, buf, sizeof(buf)));
-	} else if (reply->status == MSG_STATUS_OK) {
+	if (reply->status == MSG_STATUS_OK) {
 		up->p.acked = up->next = 0;
 		up->epoch++;
 		upload_set_state(up, DONGLE_UPLOAD_WRITING);
@@ -457,15 +461,8 @@ static void on_upload_info(void *userdata, const struct link_reply *reply)
 	char buf[64];
 
 	up->outstanding--;
-	if (up->p.state != DONGLE_UPLOAD_INFO) {
-		upload_kick(up);
+	if (upload_reply_done(up, reply, DONGLE_UPLOAD_INFO))
 		return;
-	}
-	if (reply->error) {
-		upload_drop(up, dongle_reply_describe(reply, buf, sizeof(buf)));
-		upload_kick(up);
-		return;
-	}
 	if (reply->status != MSG_STATUS_OK) {
 		upload_finish(up, dongle_reply_errno(reply), "SLOT_INFO refused (%s)",
 			      dongle_reply_describe(reply, buf, sizeof(buf)));
