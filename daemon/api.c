@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "cdb.h"
 #include "nodes.h"
 #include "util.h"
 
@@ -256,6 +257,9 @@ static const char *const dongle_log_query[] = { "limit", NULL };
 static const char *const nodes_query[] = {
 	"limit", "cursor", "firmware_id", "company_id", "product_id", "tag", NULL,
 };
+static const char *const nodes_filter_query[] = { "firmware_id", "company_id", "product_id", "tag", NULL };
+static const char *const network_import_query[] = { "replace", NULL };
+static const char *const group_members_query[] = { "limit", "cursor", NULL };
 
 const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/health", api_health, NULL, NULL },
@@ -263,9 +267,19 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/dongle/log", api_dongle_log, dongle_log_query, NULL },
 	{ "GET", "/api/v1/nodes", api_nodes_list, nodes_query, NULL },
 	{ "POST", "/api/v1/nodes", api_nodes_create, NULL, json_body },
+	{ "POST", "/api/v1/nodes/refresh", api_nodes_refresh_start, nodes_filter_query, NULL },
+	{ "GET", "/api/v1/nodes/refresh", api_nodes_refresh_get, NULL, NULL },
+	{ "DELETE", "/api/v1/nodes/refresh", api_nodes_refresh_cancel, NULL, NULL },
 	{ "GET", "/api/v1/nodes/{addr}", api_node_get, NULL, NULL },
 	{ "PATCH", "/api/v1/nodes/{addr}", api_node_patch, NULL, patch_body },
 	{ "DELETE", "/api/v1/nodes/{addr}", api_node_delete, NULL, NULL },
+	{ "POST", "/api/v1/groups/{addr}/members", api_group_members_add, NULL, json_body },
+	{ "GET", "/api/v1/groups/{addr}/members", api_group_members_get, group_members_query, NULL },
+	/* a body is optional: without one, every member goes */
+	{ "DELETE", "/api/v1/groups/{addr}/members", api_group_members_remove, NULL, json_body },
+	{ "GET", "/api/v1/network", api_network_get, NULL, NULL },
+	{ "POST", "/api/v1/network/import", api_network_import, network_import_query, json_body, CDB_FILE_MAX },
+	{ "GET", "/api/v1/network/export", api_network_export, NULL, NULL },
 	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL },
 	{ "GET", "/metrics", api_metrics, NULL, NULL },
 	{ "GET", "/", api_static_index, NULL, NULL },

@@ -13,7 +13,9 @@
 #include <uv.h>
 
 #include "db.h"
+#include "discovery.h"
 #include "dongle.h"
+#include "groups.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -25,6 +27,9 @@ struct api {
 	const char *web_root;           /* weak */
 	const char *dongle_spec;        /* weak: the configured dongle setting */
 	struct dongle *dongle;          /* weak; NULL when none is configured */
+	struct mesh_client *mesh;       /* weak; with the dongle */
+	struct discovery *discovery;    /* weak; with the dongle */
+	struct groups *groups;          /* weak; with the dongle */
 };
 
 extern const struct http_route api_routes[];
@@ -39,5 +44,18 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 void api_node_get(void *app, const struct http_request *req, struct http_response *res);
 void api_node_patch(void *app, const struct http_request *req, struct http_response *res);
 void api_node_delete(void *app, const struct http_request *req, struct http_response *res);
+void api_nodes_refresh_start(void *app, const struct http_request *req, struct http_response *res);
+void api_nodes_refresh_get(void *app, const struct http_request *req, struct http_response *res);
+void api_nodes_refresh_cancel(void *app, const struct http_request *req, struct http_response *res);
+
+/* api_groups.c */
+void api_group_members_add(void *app, const struct http_request *req, struct http_response *res);
+void api_group_members_remove(void *app, const struct http_request *req, struct http_response *res);
+void api_group_members_get(void *app, const struct http_request *req, struct http_response *res);
+
+/* api_network.c */
+void api_network_get(void *app, const struct http_request *req, struct http_response *res);
+void api_network_import(void *app, const struct http_request *req, struct http_response *res);
+void api_network_export(void *app, const struct http_request *req, struct http_response *res);
 
 #endif

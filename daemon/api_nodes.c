@@ -59,6 +59,17 @@ static void write_optional_time(struct strbuf *out, const char *key, size_t key_
 	p[21] = '"';
 }
 
+static void write_tristate(struct strbuf *out, const char *key, size_t key_len, int8_t v)
+{
+	strbuf_append(out, key, key_len);
+	if (v < 0)
+		strbuf_append(out, "null", 4);
+	else if (v)
+		strbuf_append(out, "true", 4);
+	else
+		strbuf_append(out, "false", 5);
+}
+
 static void write_hex(struct strbuf *out, const uint8_t *data, size_t len)
 {
 	char *p = strbuf_tail(out, 2 * len + 2);
@@ -100,6 +111,15 @@ static void node_write_json(struct strbuf *out, const struct node *node)
 		strbuf_json_string(out, node->tags[i]);
 	}
 	strbuf_append(out, "]", 1);
+	strbuf_append(out, KEY(",\"elements\":"));
+	if (node->elements)
+		strbuf_append_uint(out, node->elements);
+	else
+		strbuf_append(out, "null", 4);
+	strbuf_append(out, KEY(",\"provisioned\":"));
+	strbuf_append(out, node->provisioned ? "true" : "false", node->provisioned ? 4 : 5);
+	write_tristate(out, KEY(",\"dfu_capable\":"), node->dfu_capable);
+	write_tristate(out, KEY(",\"reachable\":"), node->reachable);
 	write_optional_time(out, KEY(",\"last_seen\":"), node->last_seen);
 	write_optional_time(out, KEY(",\"created_at\":"), node->created_at);
 	write_optional_time(out, KEY(",\"updated_at\":"), node->updated_at);
@@ -271,7 +291,9 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 							  "characters from A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
 			}
 		} else if (strcmp(key, "last_seen") == 0 || strcmp(key, "created_at") == 0 ||
-			   strcmp(key, "updated_at") == 0) {
+			   strcmp(key, "updated_at") == 0 || strcmp(key, "elements") == 0 ||
+			   strcmp(key, "provisioned") == 0 || strcmp(key, "dfu_capable") == 0 ||
+			   strcmp(key, "reachable") == 0) {
 			r = input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
 		} else {
 			r = input_fail(err, "unknown_field", path, "unknown field (known: address, uuid, name, "
@@ -340,28 +362,58 @@ static int query_uint(const struct http_request *req, const char *name, uint64_t
 	return 0;
 }
 
+/* The filter query parameters shared by the list and the refresh. Returns 0, or -EINVAL after answering 400. */
+static int query_filter(const struct http_request *req, struct node_filter *filter, struct http_response *res)
+{
+	const char *text;
+	uint64_t v;
+	bool given;
+
+	node_filter_init(filter);
+	if (query_uint(req, "company_id", 0, 0xffff, &v, &given, res) < 0)
+		return -EINVAL;
+	if (given)
+		filter->company_id = (int32_t)v;
+	if (query_uint(req, "product_id", 0, 0xffff, &v, &given, res) < 0)
+		return -EINVAL;
+	if (given)
+		filter->product_id = (int32_t)v;
+	text = http_query(req, "firmware_id");
+	if (text) {
+		size_t n = strlen(text);
+
+		if (n % 2 || n < 2 * NODE_FWID_MIN || n > 2 * NODE_FWID_MAX ||
+		    hex_decode(text, n, filter->firmware_id) < 0) {
+			http_reply_error(res, 400, "invalid_parameter", "firmware_id='%s': expected %d to %d hex "
+					 "digits", text, 2 * NODE_FWID_MIN, 2 * NODE_FWID_MAX);
+			return -EINVAL;
+		}
+		filter->firmware_id_len = n / 2;
+	}
+	filter->tag = http_query(req, "tag");
+	if (filter->tag && !node_tag_valid(filter->tag)) {
+		http_reply_error(res, 400, "invalid_parameter", "tag='%s': a tag is 1 to %d characters from "
+				 "A-Z a-z 0-9 _ . : -", filter->tag, NODE_TAG_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void api_nodes_list(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
 	struct list_state st = { 0 };
 	struct node_filter filter;
-	uint64_t limit = NODES_LIST_DEFAULT, v;
+	uint64_t limit = NODES_LIST_DEFAULT;
 	const char *text;
 	uint16_t after = 0;
 	bool given, more;
 	int r;
 
-	node_filter_init(&filter);
 	if (query_uint(req, "limit", 1, NODES_LIST_MAX, &limit, &given, res) < 0)
 		return;
-	if (query_uint(req, "company_id", 0, 0xffff, &v, &given, res) < 0)
+	if (query_filter(req, &filter, res) < 0)
 		return;
-	if (given)
-		filter.company_id = (int32_t)v;
-	if (query_uint(req, "product_id", 0, 0xffff, &v, &given, res) < 0)
-		return;
-	if (given)
-		filter.product_id = (int32_t)v;
 	text = http_query(req, "cursor");
 	if (text) {
 		/* The cursor is "n" + the last address returned, in hex; clients treat it as opaque. */
@@ -373,24 +425,6 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 			return;
 		}
 		after = (uint16_t)(raw[0] << 8 | raw[1]);
-	}
-	text = http_query(req, "firmware_id");
-	if (text) {
-		size_t n = strlen(text);
-
-		if (n % 2 || n < 2 * NODE_FWID_MIN || n > 2 * NODE_FWID_MAX ||
-		    hex_decode(text, n, filter.firmware_id) < 0) {
-			http_reply_error(res, 400, "invalid_parameter", "firmware_id='%s': expected %d to %d hex "
-					 "digits", text, 2 * NODE_FWID_MIN, 2 * NODE_FWID_MAX);
-			return;
-		}
-		filter.firmware_id_len = n / 2;
-	}
-	filter.tag = http_query(req, "tag");
-	if (filter.tag && !node_tag_valid(filter.tag)) {
-		http_reply_error(res, 400, "invalid_parameter", "tag='%s': a tag is 1 to %d characters from "
-				 "A-Z a-z 0-9 _ . : -", filter.tag, NODE_TAG_MAX);
-		return;
 	}
 	strbuf_init(&st.out, RESPONSE_MAX_BYTES);
 	strbuf_reserve_total(&st.out, 320 * (size_t)limit);     /* a typical node is 250..300 bytes */
@@ -590,4 +624,69 @@ void api_node_delete(void *app, const struct http_request *req, struct http_resp
 		reply_node_error(res, r, address);
 	else
 		http_reply_text(res, 204, NULL, NULL, 0);
+}
+
+/* --- POST/GET/DELETE /api/v1/nodes/refresh --- */
+
+void api_nodes_refresh_start(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+	struct node_filter filter;
+	int r;
+
+	if (query_filter(req, &filter, res) < 0)
+		return;
+	if (!api->discovery) {
+		http_reply_error(res, 503, "dongle_unavailable", "no dongle is configured: nodes can only be asked "
+				 "through one (set 'dongle' in the configuration)");
+		return;
+	}
+	r = discovery_start(api->discovery, &filter);
+	switch (r) {
+	case 0:
+		http_reply_json(res, 202, discovery_to_json(api->discovery));
+		snprintf(res->location, sizeof(res->location), "/api/v1/nodes/refresh");
+		break;
+	case -EBUSY:
+		http_reply_error(res, 409, "refresh_running", "a refresh is running: follow it with GET "
+				 "/api/v1/nodes/refresh, or stop it with DELETE");
+		break;
+	case -ENOTCONN:
+		http_reply_error(res, 503, "mesh_unavailable", "the mesh cannot be reached now: %s",
+				 mesh_client_why_not_ready(api->mesh));
+		break;
+	case -ENOENT:
+		http_reply_error(res, 404, "not_found", "no node matches the filter");
+		break;
+	case -ENOMEM:
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		break;
+	default:
+		api_reply_db_error(res, r);
+		break;
+	}
+}
+
+void api_nodes_refresh_get(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+
+	(void)req;
+	if (!api->discovery) {
+		http_reply_error(res, 503, "dongle_unavailable", "no dongle is configured");
+		return;
+	}
+	http_reply_json(res, 200, discovery_to_json(api->discovery));
+}
+
+void api_nodes_refresh_cancel(void *app, const struct http_request *req, struct http_response *res)
+{
+	struct api *api = app;
+
+	(void)req;
+	if (!api->discovery || discovery_cancel(api->discovery) < 0) {
+		http_reply_error(res, 404, "not_found", "no refresh is running");
+		return;
+	}
+	http_reply_json(res, 200, discovery_to_json(api->discovery));
 }

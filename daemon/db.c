@@ -43,6 +43,73 @@ static const char *const migrations[] = {
 	"  tag TEXT NOT NULL,"
 	"  PRIMARY KEY (address, tag)"
 	") STRICT, WITHOUT ROWID;",
+	/* 2: the mesh network (issue "Fleet inventory"): what a node's provisioning and discovery tell */
+	"ALTER TABLE nodes ADD COLUMN elements INTEGER CHECK (elements IS NULL OR elements BETWEEN 1 AND 255);"
+	"ALTER TABLE nodes ADD COLUMN device_key BLOB CHECK (device_key IS NULL OR length(device_key) = 16);"
+	"ALTER TABLE nodes ADD COLUMN crpl INTEGER CHECK (crpl IS NULL OR crpl BETWEEN 0 AND 65535);"
+	"ALTER TABLE nodes ADD COLUMN features INTEGER CHECK (features IS NULL OR features BETWEEN 0 AND 65535);"
+	"ALTER TABLE nodes ADD COLUMN composition BLOB CHECK (composition IS NULL OR length(composition) <= 380);"
+	"ALTER TABLE nodes ADD COLUMN dfu_capable INTEGER CHECK (dfu_capable IS NULL OR dfu_capable IN (0, 1));"
+	"ALTER TABLE nodes ADD COLUMN reachable INTEGER CHECK (reachable IS NULL OR reachable IN (0, 1));"
+	"CREATE TABLE node_images ("
+	"  address INTEGER NOT NULL REFERENCES nodes(address) ON DELETE CASCADE,"
+	"  image_index INTEGER NOT NULL CHECK (image_index BETWEEN 0 AND 255),"
+	"  firmware_id BLOB NOT NULL CHECK (length(firmware_id) BETWEEN 2 AND 108),"
+	"  update_uri TEXT,"
+	"  PRIMARY KEY (address, image_index)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE network ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  mesh_uuid BLOB NOT NULL CHECK (length(mesh_uuid) = 16),"
+	"  name TEXT NOT NULL,"
+	"  exported_at INTEGER NOT NULL,"      /* the CDB's timestamp, ms */
+	"  cdb TEXT NOT NULL,"                 /* the document as last imported: it holds the keys */
+	"  iv_index INTEGER NOT NULL CHECK (iv_index BETWEEN 0 AND 4294967295),"
+	"  iv_update INTEGER NOT NULL CHECK (iv_update IN (0, 1)),"
+	"  net_key_index INTEGER NOT NULL CHECK (net_key_index BETWEEN 0 AND 4095),"
+	"  app_key_index INTEGER NOT NULL CHECK (app_key_index BETWEEN 0 AND 4095),"
+	"  provisioner_uuid BLOB NOT NULL CHECK (length(provisioner_uuid) = 16),"
+	"  address INTEGER NOT NULL CHECK (address BETWEEN 1 AND 32767),"
+	"  unicast_low INTEGER NOT NULL, unicast_high INTEGER NOT NULL,"   /* meshfleet's provisioner ranges */
+	"  group_low INTEGER NOT NULL, group_high INTEGER NOT NULL,"
+	"  seq_mark INTEGER NOT NULL DEFAULT 0 CHECK (seq_mark BETWEEN 0 AND 16777215),"
+	"  seq_dongle TEXT NOT NULL DEFAULT '',"  /* the dongle seq_mark was read from */
+	"  imported_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;",
+	/* 3: group subscriptions for multicast DFU (groups.c): what each node acknowledged */
+	"CREATE TABLE node_config ("
+	"  address INTEGER PRIMARY KEY REFERENCES nodes(address) ON DELETE CASCADE,"
+	"  app_key_index INTEGER NOT NULL CHECK (app_key_index BETWEEN 0 AND 4095),"
+	"  element INTEGER NOT NULL CHECK (element BETWEEN 0 AND 254),"   /* the one with both DFU servers */
+	"  app_key_added INTEGER NOT NULL CHECK (app_key_added IN (0, 1)),"
+	"  fu_bound INTEGER NOT NULL CHECK (fu_bound IN (0, 1)),"
+	"  blob_bound INTEGER NOT NULL CHECK (blob_bound IN (0, 1)),"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE group_members ("
+	"  group_address INTEGER NOT NULL CHECK (group_address BETWEEN 49152 AND 65279),"   /* 0xC000..0xFEFF */
+	"  address INTEGER NOT NULL REFERENCES nodes(address) ON DELETE CASCADE,"
+	"  element INTEGER CHECK (element IS NULL OR element BETWEEN 0 AND 254),"
+	"  fu_subscribed INTEGER NOT NULL CHECK (fu_subscribed IN (0, 1)),"
+	"  blob_subscribed INTEGER NOT NULL CHECK (blob_subscribed IN (0, 1)),"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'member', 'failed', 'refused', 'remove_failed')),"
+	"  reason TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (group_address, address)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX group_members_address ON group_members(address);"
+	/* A node provisioned again (another device key) or another network: what was acknowledged no longer holds. */
+	"CREATE TRIGGER node_config_forget_node AFTER UPDATE OF device_key ON nodes "
+	"  WHEN OLD.device_key IS NOT NEW.device_key BEGIN"
+	"  DELETE FROM node_config WHERE address = NEW.address;"
+	"  DELETE FROM group_members WHERE address = NEW.address;"
+	"END;"
+	"CREATE TRIGGER node_config_forget_network AFTER UPDATE OF mesh_uuid, app_key_index ON network "
+	"  WHEN OLD.mesh_uuid IS NOT NEW.mesh_uuid OR OLD.app_key_index IS NOT NEW.app_key_index BEGIN"
+	"  DELETE FROM node_config;"
+	"  DELETE FROM group_members WHERE OLD.mesh_uuid IS NOT NEW.mesh_uuid;"
+	"END;",
 };
 
 int db_schema_latest(void)

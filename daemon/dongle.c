@@ -31,6 +31,7 @@ struct upload {
 	uint32_t outstanding;           /* this upload's requests queued in the link */
 	uint32_t writes_in_flight;
 	uint32_t max_drops;
+	uint32_t max_flash_errors;
 	bool slot_seen;                 /* a SLOT_INFO was answered: later ones are resumes */
 	dongle_upload_done_fn done;
 	void *userdata;
@@ -393,6 +394,26 @@ static void on_upload_commit(void *userdata, const struct link_reply *reply)
 	upload_kick(up);
 }
 
+/* A SLOT_WRITE was refused (SLOT_OFFSET) or failed (FLASH_ERROR), and its answer says where the dongle is: go on
+ * from there. The dongle answers in the order it executed the writes, so an answer to a write sent once is the
+ * newest word on its bytes_written, which may lie behind acked: after a flash error the dongle starts the page again
+ * (docs/protocol.md §7.11). An answer after a retransmission may be a replay from the duplicate cache, older than
+ * acked, and only moves it forward. Go-back-N: after a lost write the ones behind it are refused too, so only the
+ * first answer of this epoch rewinds; the others were sent before the rewind. */
+static void upload_rewind(struct upload *up, const struct upload_write *w, const struct link_reply *reply,
+			  uint32_t written)
+{
+	if (written > up->p.size)
+		return;
+	if (written > up->p.acked || reply->transmissions == 1)
+		up->p.acked = written;
+	if (w->epoch == up->epoch) {
+		up->next = up->p.acked;
+		up->epoch++;
+		up->p.rewinds++;
+	}
+}
+
 static void on_upload_write(void *userdata, const struct link_reply *reply)
 {
 	struct upload_write *w = userdata;
@@ -412,15 +433,19 @@ static void on_upload_write(void *userdata, const struct link_reply *reply)
 			up->p.acked = written;
 		break;
 	case MSG_STATUS_SLOT_OFFSET:
-		/* Go-back-N: a write was lost, so the ones after it were refused. The first refusal of this epoch
-		 * rewinds to where the dongle is; the others, sent before the rewind, are stale. */
-		if (written <= up->p.size && written >= up->p.acked)
-			up->p.acked = written;
-		if (w->epoch == up->epoch) {
-			up->next = up->p.acked;
-			up->epoch++;
-			up->p.rewinds++;
+		upload_rewind(up, w, reply, written);
+		break;
+	case MSG_STATUS_FLASH_ERROR:
+		/* §6: retry, then replace the dongle. The dongle erases the page again before the next write. */
+		if (++up->p.flash_errors > up->max_flash_errors) {
+			upload_finish(up, -EIO, "the dongle's flash failed %u times (last: SLOT_WRITE of %u bytes at "
+				      "offset %u); %u of %u bytes are in the slot. Replace the dongle.",
+				      up->p.flash_errors, w->len, w->offset, written, up->p.size);
+			return;
 		}
+		log_warning("dongle upload: the dongle's flash failed writing %u bytes at offset %u; it starts "
+			    "again at %u", w->len, w->offset, written);
+		upload_rewind(up, w, reply, written);
 		break;
 	case MSG_STATUS_BAD_STATE:
 		upload_drop(up, "the dongle's slot is no longer being written");
@@ -762,6 +787,8 @@ int dongle_new(uv_loop_t *loop, const struct dongle_options *o, const struct don
 		goto fail;
 	d->upload.d = d;
 	d->upload.max_drops = o->upload_max_drops ? o->upload_max_drops : DONGLE_UPLOAD_MAX_DROPS;
+	d->upload.max_flash_errors = o->upload_max_flash_errors ? o->upload_max_flash_errors :
+				     DONGLE_UPLOAD_MAX_FLASH_ERRORS;
 	lcb.userdata = d;
 	r = link_new(loop, &o->link, &lcb, &d->link);
 	if (r < 0)

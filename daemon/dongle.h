@@ -7,6 +7,8 @@
  *   acked   - bytes_written as the dongle last confirmed it: contiguous from 0, durable
  *   epoch   - bumped at every rewind of the upload, so that the SLOT_OFFSET answers to writes sent before it do
  *             not rewind it again
+ *   rewind  - continuing at the bytes_written a refused or failed SLOT_WRITE reports: back after a lost write, and
+ *             back behind acked after a flash error, when the dongle starts the failed page again
  *   resume  - after a link drop: SLOT_INFO, then continue at bytes_written if the slot holds this image's
  *             size and SHA-256
  */
@@ -26,12 +28,14 @@
 #define DONGLE_LOG_LINES 256                    /* default size of the log ring */
 #define DONGLE_LOG_LINES_MAX 4096
 #define DONGLE_UPLOAD_MAX_DROPS 16              /* link drops one upload survives */
+#define DONGLE_UPLOAD_MAX_FLASH_ERRORS 8        /* SLOT_WRITEs the dongle's flash fails in one upload */
 #define DONGLE_UPLOAD_MAX_WRITES LINK_MAX_WINDOW /* SLOT_WRITEs of one upload in flight */
 
 struct dongle_options {
 	struct link_options link;
 	uint32_t log_lines;                     /* 0 = DONGLE_LOG_LINES */
 	uint32_t upload_max_drops;              /* 0 = DONGLE_UPLOAD_MAX_DROPS */
+	uint32_t upload_max_flash_errors;       /* 0 = DONGLE_UPLOAD_MAX_FLASH_ERRORS */
 };
 
 struct dongle_callbacks {
@@ -71,7 +75,9 @@ struct dongle_upload_progress {
 	uint32_t acked;
 	uint32_t resumes;                       /* SLOT_INFOs after a drop that found the upload's bytes in the slot */
 	uint32_t drops;                         /* link drops (and refusals that need a re-read) during the upload */
-	uint32_t rewinds;                       /* SLOT_OFFSET answers that moved the next offset back */
+	uint32_t rewinds;                       /* SLOT_OFFSET and FLASH_ERROR answers that moved the next offset */
+	uint32_t flash_errors;                  /* SLOT_WRITEs the dongle's flash failed (it then starts the page
+						 * again: docs/protocol.md §7.11) */
 	uint64_t writes;                        /* SLOT_WRITE requests queued, resent ones too */
 	uint64_t bytes_sent;                    /* SLOT_WRITE data bytes queued, resent ones too */
 	uint64_t started_ms, finished_ms;       /* uv_now() */

@@ -247,6 +247,17 @@ static bool method_has_body(const char *method)
 	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 }
 
+/* A route may take larger bodies than the server's limit (a network's CDB export, say). */
+static uint32_t body_limit(const struct http *h, const struct http_route *route)
+{
+	return route && route->max_body ? route->max_body : h->max_body;
+}
+
+static const char *body_limit_name(const struct http_route *route)
+{
+	return route && route->max_body ? "the limit of this route" : "http.max_body_bytes";
+}
+
 /* Checks what can be checked before the body arrives. Returns true when it wrote a response. */
 static bool request_precheck(struct http *h, struct request_ctx *ctx, const char *url, const char *method,
 			     struct http_response *res)
@@ -290,9 +301,10 @@ static bool request_precheck(struct http *h, struct request_ctx *ctx, const char
 	if (length) {
 		uint64_t n;
 
-		if (parse_uint(length, 0, UINT64_MAX, &n) == 0 && n > h->max_body) {
+		if (parse_uint(length, 0, UINT64_MAX, &n) == 0 && n > body_limit(h, ctx->route)) {
 			http_reply_error(res, 413, "payload_too_large", "request body of %llu bytes is over the limit "
-					 "of %u bytes (http.max_body_bytes)", (unsigned long long)n, h->max_body);
+					 "of %u bytes (%s)", (unsigned long long)n, body_limit(h, ctx->route),
+					 body_limit_name(ctx->route));
 			return true;
 		}
 	}
@@ -312,7 +324,7 @@ static void body_append(struct http *h, struct request_ctx *ctx, const char *dat
 
 	if (ctx->too_large || !ctx->route || !ctx->route->body_types)
 		return;
-	if (len > h->max_body - ctx->body_len) {
+	if (len > body_limit(h, ctx->route) - ctx->body_len) {
 		ctx->too_large = true;
 		free(ctx->body);
 		ctx->body = NULL;
@@ -426,7 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	if (ctx->too_large) {
 		http_reply_error(&res, 413, "payload_too_large", "request body is over the limit of %u bytes "
-				 "(http.max_body_bytes)", h->max_body);
+				 "(%s)", body_limit(h, ctx->route), body_limit_name(ctx->route));
 	} else {
 		ctx->req.body = ctx->body;
 		ctx->req.body_len = ctx->body_len;

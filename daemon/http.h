@@ -57,6 +57,7 @@ struct http_route {
 	http_handler_fn handler;
 	const char *const *query;               /* allowed query parameters, NULL-terminated; NULL = none */
 	const char *const *body_types;          /* accepted Content-Types, NULL-terminated; NULL = no body */
+	uint32_t max_body;                      /* bytes; 0 = the server's http.max_body_bytes */
 };
 
 struct http_options {

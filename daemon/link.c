@@ -51,6 +51,7 @@ struct link {
 	enum link_state state;
 	uint64_t state_since;
 	struct link_diagnosis diag;
+	size_t diag_body_len;           /* diag.message without the sentence on retrying (diag_note_retry()) */
 	enum link_diag_code logged_diag;        /* the last diagnosis logged as a warning; repeats go to debug */
 	bool port_open;                 /* opened, closed callback not yet seen */
 	bool stopping;
@@ -95,6 +96,7 @@ struct link {
 	uint8_t *out;                   /* owned */
 	size_t out_cap, out_start, out_len;
 	bool want_writable;
+	bool in_read;                   /* in on_transport_read(): its end writes what the frames' callbacks queued */
 
 	struct link_counters counters;
 };
@@ -250,6 +252,21 @@ static void diag_set(struct link *l, enum link_diag_code code, int error, const 
 	va_start(ap, fmt);
 	vsnprintf(l->diag.message, sizeof(l->diag.message), fmt, ap);
 	va_end(ap);
+	l->diag_body_len = strlen(l->diag.message);
+}
+
+/* Ends the diagnosis of a failed attempt with what the link does next, so that no message promises a retry that
+ * will not come (max_attempts = 1: meshfleetctl dongle probe). Call it before the failure is reported; the counts it
+ * reads change only in schedule_attempt(). */
+static void diag_note_retry(struct link *l)
+{
+	size_t len = l->diag_body_len, size = sizeof(l->diag.message);
+
+	l->diag.message[len] = '\0';
+	if (!l->o.max_attempts || l->failures + 1 < l->o.max_attempts)
+		snprintf(l->diag.message + len, size - len, " Retrying in %g s.", (double)l->backoff_ms / 1000.0);
+	else if (l->o.max_attempts > 1)
+		snprintf(l->diag.message + len, size - len, " Gave up after %u attempts.", l->o.max_attempts);
 }
 
 /* The one place the state changes: checks the transition, logs it and tells the owner. A failure's diagnosis is
@@ -341,6 +358,10 @@ static void flush(struct link *l)
 {
 	bool want;
 
+	/* The answers in one read usually release as many requests: one write() for all of them, not one each.
+	 * A pty wakes the other side (a kernel work item and a context switch) per write, not per byte. */
+	if (l->in_read)
+		return;
 	while (l->out_len > 0 && l->port_open && !l->write_error) {
 		size_t n = 0;
 		int r = transport_write(l->transport, l->out + l->out_start, l->out_len, &n);
@@ -483,10 +504,12 @@ int link_request(struct link *l, const struct msg *m, link_reply_fn cb, void *us
 	r = l->free_reqs.head;
 	if (!r)
 		return -ENOBUFS;
-	/* Id 0 for now: the real one is stamped when the window lets the request go. */
-	st = msg_encode_frame(m, 0, false, r->frame, sizeof(r->frame), &len);
+	/* The payload only: header and CRC are written by transmit(), when the window lets the request go and it
+	 * gets its id. */
+	st = msg_encode(m, r->frame + FRAME_HEADER_SIZE, sizeof(r->frame) - FRAME_OVERHEAD, &len);
 	if (st != MSG_STATUS_OK)
 		return st == MSG_STATUS_NO_MEMORY ? -EMSGSIZE : -EINVAL;
+	len += FRAME_OVERHEAD;
 	if (len > l->max_frame)
 		return -EMSGSIZE;
 	queue_pop(&l->free_reqs);
@@ -529,6 +552,7 @@ static void abandon_port(struct link *l)
 	l->epoch++;
 	uv_timer_stop(&l->attempt_timer);
 	uv_timer_stop(&l->request_timer);
+	diag_note_retry(l);
 	set_state(l, LINK_CLOSING, &l->diag);
 	fail_all(l, -ECONNRESET);
 	out_reset(l);
@@ -559,13 +583,14 @@ static void diagnose_open(struct link *l, int error)
 	case ENOENT:
 		diag_set(l, LINK_DIAG_PORT_MISSING, error, "port missing: %s does not exist. Is the dongle plugged in? "
 			 "`ls -l /dev/serial/by-id/` shows the serial ports, `meshfleetctl dongle probe` lists them with "
-			 "their USB ids and says which answers; with dongle = sim, meshfleet-sim has not made its "
-			 "pseudo-terminal yet. Retrying.", p);
+			 "their USB ids and says which answers; with dongle = sim, meshfleet-sim is unplugged or has "
+			 "stopped (its messages are in the log).", p);
 		break;
 	case ENODEV:
 	case ENXIO:
 		diag_set(l, LINK_DIAG_PORT_MISSING, error, "port missing: %s exists but no device answers behind it "
-			 "(%s): the dongle was unplugged or its driver is gone. Plug it in again; retrying.", p,
+			 "(%s): the dongle was unplugged or its driver is gone. Plug it in again; `dmesg` says what the "
+			 "kernel saw.", p,
 			 strerror(-error));
 		break;
 	case EACCES:
@@ -585,10 +610,10 @@ static void diagnose_open(struct link *l, int error)
 		if (transport_port_holders(p, holders, sizeof(holders)) > 0)
 			diag_set(l, LINK_DIAG_PORT_BUSY, error, "port busy: %s is in use by %s. Stop that program "
 				 "(ModemManager: install the udev rule 70-meshfleet-dongle.rules, which tells it to "
-				 "leave the dongle alone); meshfleetd retries by itself.", p, holders);
+				 "leave the dongle alone).", p, holders);
 		else
 			diag_set(l, LINK_DIAG_PORT_BUSY, error, "port busy: another process holds %s, one this user "
-				 "cannot see (`sudo fuser -v %s` names it). Stop it; meshfleetd retries by itself.", p, p);
+				 "cannot see (`sudo fuser -v %s` names it). Stop it.", p, p);
 		break;
 	case ENOTTY:
 		diag_set(l, LINK_DIAG_NOT_A_PORT, error, "%s is not a serial port. Set dongle = to the dongle's tty "
@@ -600,7 +625,8 @@ static void diagnose_open(struct link *l, int error)
 			 "baud rate (115200).", p, l->o.baud);
 		break;
 	default:
-		diag_set(l, LINK_DIAG_OPEN_FAILED, error, "cannot open %s: %s. Retrying.", p, strerror(-error));
+		diag_set(l, LINK_DIAG_OPEN_FAILED, error, "cannot open %s: %s. `dmesg` may say why; "
+			 "`meshfleetctl dongle probe` lists the serial ports.", p, strerror(-error));
 		break;
 	}
 }
@@ -698,6 +724,7 @@ static void attempt(struct link *l)
 	r = transport_open(l->transport);
 	if (r < 0) {
 		diagnose_open(l, r);
+		diag_note_retry(l);
 		schedule_attempt(l, &l->diag);
 		return;
 	}
@@ -706,7 +733,8 @@ static void attempt(struct link *l)
 	l->want_writable = false;
 	r = transport_start(l->transport);
 	if (r < 0) {
-		diag_set(l, LINK_DIAG_OPEN_FAILED, r, "cannot watch %s: %s", l->path, strerror(-r));
+		diag_set(l, LINK_DIAG_OPEN_FAILED, r, "cannot watch %s for input: %s. If this repeats, restart "
+			 "meshfleetd.", l->path, strerror(-r));
 		set_state(l, LINK_HANDSHAKE, NULL);
 		abandon_port(l);
 		return;
@@ -777,7 +805,7 @@ static void on_request_timer(uv_timer_t *timer)
 		l->write_error = 0;
 		if (l->state == LINK_UP || l->state == LINK_HANDSHAKE) {
 			diag_set(l, LINK_DIAG_PORT_LOST, err, "lost %s: writing failed (%s). The dongle was unplugged or "
-				 "reset; reconnecting.", l->path, strerror(-err));
+				 "reset: check that it is plugged in.", l->path, strerror(-err));
 			abandon_port(l);
 		}
 		return;
@@ -994,6 +1022,7 @@ static void on_transport_read(void *userdata, const uint8_t *data, size_t len)
 		memcpy(l->sniff + l->sniff_len, data, n);
 		l->sniff_len += n;
 	}
+	l->in_read = true;
 	while (len > 0) {
 		size_t frame_len = 0, n = cobs_stream_feed(&l->rx, data, len, &frame_len);
 		uint32_t errors = l->rx.malformed + l->rx.oversize;
@@ -1009,8 +1038,15 @@ static void on_transport_read(void *userdata, const uint8_t *data, size_t len)
 			handle_frame(l, frame_len);
 		/* A frame's callbacks may have abandoned this stream (HELLO again, port closed, link stopped). */
 		if (l->epoch != epoch || l->stopping)
-			return;
+			break;
 	}
+	l->in_read = false;
+	if (l->stopping)
+		return;
+	/* What the frames' callbacks queued leaves in one write; then pump() queues what found no room in the write
+	 * buffer meanwhile (when the link is up). */
+	flush(l);
+	pump(l);
 }
 
 static void on_transport_error(void *userdata, int error)
@@ -1020,7 +1056,7 @@ static void on_transport_error(void *userdata, int error)
 	if (l->state != LINK_UP && l->state != LINK_HANDSHAKE)
 		return;
 	diag_set(l, LINK_DIAG_PORT_LOST, error, "lost %s (%s): the dongle was unplugged or reset, or the simulator "
-		 "stopped; reconnecting.", l->path, error == -EPIPE ? "hang-up" : strerror(-error));
+		 "stopped. Check that it is plugged in.", l->path, error == -EPIPE ? "hang-up" : strerror(-error));
 	abandon_port(l);
 }
 

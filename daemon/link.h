@@ -84,6 +84,9 @@ struct link_diagnosis {
 	enum link_diag_code code;
 	int error;                      /* the matching negative errno */
 	uint64_t at_ms;                 /* uv_now() */
+	/* The cause and the next step; when the failure ends an attempt, then " Retrying in 0.1 s." if the link
+	 * will try again, " Gave up after N attempts." if max_attempts (> 1) is used up, and nothing after the one
+	 * attempt of max_attempts = 1. */
 	char message[LINK_DIAG_MESSAGE_MAX];
 };
 

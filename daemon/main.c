@@ -17,6 +17,9 @@
 #include <uv.h>
 
 #include "api.h"
+#include "discovery.h"
+#include "groups.h"
+#include "mesh_client.h"
 #include "config_file.h"
 #include "db.h"
 #include "dongle.h"
@@ -27,6 +30,8 @@
 #include "util.h"
 
 #define MAX_OVERRIDES 16
+/* A safety net, not a timing: meshfleet-sim says "pty: PATH" within milliseconds; after this the link tries anyway. */
+#define SIM_READY_TIMEOUT_MS 30000
 
 /* A setting given on the command line; it wins over the file, also after SIGHUP. */
 struct override {
@@ -48,9 +53,20 @@ struct daemon {
 	struct metrics *metrics;
 	struct http *http;
 	struct dongle *dongle;          /* NULL with dongle = none */
+	struct mesh_client *mesh;       /* with a dongle */
+	struct discovery *discovery;
+	struct groups *groups;          /* with a dongle */
 	uv_process_t sim;               /* meshfleet-sim, with dongle = sim */
-	bool sim_open;                  /* the handle is not closed yet */
+	uv_pipe_t sim_out;              /* its stdout: "pty: PATH" when its port is ready */
+	uv_timer_t sim_ready_timer;     /* SIM_READY_TIMEOUT_MS */
+	int sim_handles;                /* of the three, not closed yet */
+	bool sim_out_open, sim_timer_open;
 	bool sim_running;
+	bool sim_ready;                 /* it said "pty: PATH": the link may open the port */
+	char sim_buf[512];              /* read from sim_out ... */
+	char sim_line[PATH_MAX + 8];    /* ... into lines */
+	size_t sim_line_len;
+	bool sim_line_long;             /* the line is cut; the rest up to its end is dropped */
 	struct api api;
 	bool loop_ready;
 	bool stopping;
@@ -159,19 +175,59 @@ static void on_dongle_closed(struct dongle *dongle, void *userdata)
 	struct daemon *d = userdata;
 
 	(void)dongle;
+	/* Every request has ended: the mesh client's timers may close (they count with the loop, not as a part). */
+	discovery_free(d->discovery);
+	d->discovery = NULL;
+	d->api.discovery = NULL;
+	groups_free(d->groups);
+	d->groups = NULL;
+	d->api.groups = NULL;
+	mesh_client_close(d->mesh);
+	d->mesh = NULL;
+	d->api.mesh = NULL;
 	/* The link is down: now the simulator may go. Its exit callback closes the last part. */
 	if (d->sim_running)
 		uv_process_kill(&d->sim, SIGTERM);
 	part_closed(d);
 }
 
+/* The process, its stdout pipe and the readiness timer: the simulator is one part, closed when all three are. */
 static void on_sim_closed(uv_handle_t *handle)
 {
 	struct daemon *d = handle->data;
 
-	d->sim_open = false;
-	if (d->stopping)
+	if (--d->sim_handles == 0 && d->stopping)
 		part_closed(d);
+}
+
+static void sim_close_timer(struct daemon *d)
+{
+	if (!d->sim_timer_open)
+		return;
+	d->sim_timer_open = false;
+	uv_close((uv_handle_t *)&d->sim_ready_timer, on_sim_closed);
+}
+
+static void sim_close_out(struct daemon *d)
+{
+	if (!d->sim_out_open)
+		return;
+	d->sim_out_open = false;
+	uv_close((uv_handle_t *)&d->sim_out, on_sim_closed);
+}
+
+/* The link opens the simulator's port only now, so that it never finds the port missing while the simulator
+ * starts. */
+static void sim_start_link(struct daemon *d)
+{
+	int r;
+
+	if (!d->dongle || d->stopping || link_state(dongle_link(d->dongle)) != LINK_STOPPED)
+		return;
+	r = dongle_start(d->dongle);
+	if (r < 0)
+		log_err("dongle sim: cannot start the link on '%s': %s", link_path(dongle_link(d->dongle)),
+			strerror(-r));
 }
 
 static void on_sim_exit(uv_process_t *process, int64_t status, int signum)
@@ -179,10 +235,82 @@ static void on_sim_exit(uv_process_t *process, int64_t status, int signum)
 	struct daemon *d = process->data;
 
 	d->sim_running = false;
-	if (!d->stopping)
+	sim_close_timer(d);
+	sim_close_out(d);
+	if (!d->stopping && !d->sim_ready) {
+		log_err("meshfleet-sim exited (status %lld, signal %d) before its pseudo-terminal was ready: its "
+			"messages are above (a scenario file it refuses, say: `meshfleet-sim --scenario FILE` checks "
+			"one); fix the cause and restart meshfleetd", (long long)status, signum);
+		/* The link then says "port missing" in GET /api/v1/dongle too, instead of a silent "stopped". */
+		sim_start_link(d);
+	} else if (!d->stopping) {
 		log_err("meshfleet-sim exited (status %lld, signal %d): the dongle link waits for a simulator that "
 			"will not come back; its messages are above; restart meshfleetd", (long long)status, signum);
+	}
 	uv_close((uv_handle_t *)process, on_sim_closed);
+}
+
+static void on_sim_ready_timeout(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+
+	log_err("dongle sim: meshfleet-sim (pid %d) has not said that its pseudo-terminal is ready after %d s: it "
+		"may be stuck (its messages are above); the link tries the port anyway. If it does not come up, "
+		"restart meshfleetd", d->sim.pid, SIM_READY_TIMEOUT_MS / 1000);
+	sim_close_timer(d);
+	sim_start_link(d);
+}
+
+static void on_sim_line(struct daemon *d, const char *line)
+{
+	if (strncmp(line, "pty: ", 5) != 0) {
+		log_debug("meshfleet-sim: '%s'", line);
+		return;
+	}
+	if (d->sim_ready) {
+		log_debug("dongle sim: meshfleet-sim is plugged in again on %s", line + 5);
+		return;
+	}
+	d->sim_ready = true;
+	log_info("dongle sim: meshfleet-sim's pseudo-terminal %s is ready", line + 5);
+	sim_close_timer(d);
+	sim_start_link(d);
+}
+
+static void on_sim_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	struct daemon *d = handle->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(d->sim_buf, sizeof(d->sim_buf));
+}
+
+static void on_sim_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct daemon *d = stream->data;
+
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_warning("dongle sim: reading meshfleet-sim's output: %s, ignoring", uv_strerror((int)nread));
+		/* Its end: the exit callback (or the readiness timer) says what that means. */
+		sim_close_out(d);
+		return;
+	}
+	for (ssize_t i = 0; i < nread; i++) {
+		char c = buf->base[i];
+
+		if (c == '\n') {
+			d->sim_line[d->sim_line_len] = '\0';
+			if (!d->sim_line_long)
+				on_sim_line(d, d->sim_line);
+			d->sim_line_len = 0;
+			d->sim_line_long = false;
+		} else if (d->sim_line_len + 1 < sizeof(d->sim_line)) {
+			d->sim_line[d->sim_line_len++] = c;
+		} else {
+			d->sim_line_long = true;
+		}
+	}
 }
 
 /* The simulator's program: $MESHFLEET_SIM, else beside meshfleetd (installed), else in the build tree. */
@@ -210,14 +338,28 @@ static int sim_program(char *out, size_t size)
 }
 
 /* Starts meshfleet-sim as a child; it keeps a symlink @link to its pseudo-terminal, which the link opens like
- * any port (and retries while the simulator is starting). Its warnings go to our stderr, so to the journal. */
+ * any port once the simulator says "pty: PATH" on its stdout (on_sim_line()). Its warnings go to our stderr, so to
+ * the journal. */
+/* dongle = sim:FILE takes a scenario file or a network's CDB export (which has a meshUUID); the simulator reads
+ * each with its own option, and says what is wrong with a bad one. */
+static bool sim_file_is_cdb(const char *path)
+{
+	json_t *doc = json_load_file(path, 0, NULL);
+	bool cdb = json_is_string(json_object_get(doc, "meshUUID"));
+
+	json_decref(doc);
+	return cdb;
+}
+
 static int start_sim(struct daemon *d, const char *scenario, const char *link)
 {
-	char program[PATH_MAX];
-	char *args[10];
+	char program[PATH_MAX], fleet_state[PATH_MAX + 8], slot_file[PATH_MAX + 8];
+	char *args[14];
 	size_t n = 0;
 	uv_stdio_container_t stdio[3] = {
-		{ .flags = UV_IGNORE }, { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
+		{ .flags = UV_IGNORE },
+		{ .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&d->sim_out },
+		{ .flags = UV_INHERIT_FD, .data.fd = 2 },
 	};
 	uv_process_options_t options = { 0 };
 	int r;
@@ -234,8 +376,16 @@ static int start_sim(struct daemon *d, const char *scenario, const char *link)
 	args[n++] = (char *)"--die-with-parent";
 	args[n++] = (char *)"--quiet";
 	args[n++] = (char *)"--syslog-prefix";
+	/* Like a real dongle and real nodes, the simulated ones keep their flash (the dongle's sequence number record
+	 * and image slot; the nodes' keys, bindings and subscriptions) across our restarts: in the state directory. */
+	snprintf(fleet_state, sizeof(fleet_state), "%s.fleet", link);
+	snprintf(slot_file, sizeof(slot_file), "%s.slot", link);
+	args[n++] = (char *)"--fleet-state";
+	args[n++] = fleet_state;
+	args[n++] = (char *)"--slot-file";
+	args[n++] = slot_file;
 	if (scenario) {
-		args[n++] = (char *)"--scenario";
+		args[n++] = sim_file_is_cdb(scenario) ? (char *)"--cdb" : (char *)"--scenario";
 		args[n++] = (char *)scenario;
 	}
 	args[n] = NULL;
@@ -244,16 +394,29 @@ static int start_sim(struct daemon *d, const char *scenario, const char *link)
 	options.exit_cb = on_sim_exit;
 	options.stdio = stdio;
 	options.stdio_count = 3;
-	d->sim.data = d;
-	d->sim_open = true;
+	d->sim.data = d->sim_out.data = d->sim_ready_timer.data = d;
+	uv_pipe_init(&d->loop, &d->sim_out, 0);
+	d->sim_out_open = true;
+	d->sim_handles = 2;
 	r = uv_spawn(&d->loop, &d->sim, &options);
 	if (r < 0) {
 		log_err("dongle sim: cannot start '%s': %s", program, uv_strerror(r));
 		/* uv_spawn initialised the handle even on failure: it must be closed. */
 		uv_close((uv_handle_t *)&d->sim, on_sim_closed);
+		sim_close_out(d);
 		return r;
 	}
 	d->sim_running = true;
+	r = uv_read_start((uv_stream_t *)&d->sim_out, on_sim_alloc, on_sim_read);
+	if (r < 0) {
+		/* Without its "pty:" line, the link starts at the timeout: slower, not broken. */
+		log_warning("dongle sim: cannot read meshfleet-sim's output: %s, ignoring", uv_strerror(r));
+		sim_close_out(d);
+	}
+	uv_timer_init(&d->loop, &d->sim_ready_timer);
+	d->sim_handles++;
+	d->sim_timer_open = true;
+	uv_timer_start(&d->sim_ready_timer, on_sim_ready_timeout, SIM_READY_TIMEOUT_MS, 0);
 	log_info("dongle sim: started %s (pid %d)%s%s", program, d->sim.pid, scenario ? " with scenario " : "",
 		 scenario ? scenario : "");
 	return 0;
@@ -281,7 +444,8 @@ static void on_signal(uv_signal_t *handle, int signum)
 	d->stopping = true;
 	log_info("%s: stopping", strsignal(signum));
 	notify_send("STOPPING=1");
-	d->closing = 1 + (d->dongle != NULL) + d->sim_open;
+	d->closing = 1 + (d->dongle != NULL) + (d->sim_handles > 0);
+	sim_close_timer(d);
 	if (d->dongle)
 		dongle_stop(d->dongle, on_dongle_closed, d);
 	else if (d->sim_running)
@@ -346,9 +510,27 @@ static void write_port_file(struct daemon *d)
 
 /* Opens the dongle named by the dongle setting. A missing or failing port is not fatal: the link retries, and
  * GET /api/v1/dongle says why it is not up. */
+static void on_dongle_state(void *userdata, enum link_state state, const struct link_diagnosis *diag)
+{
+	struct daemon *d = userdata;
+
+	(void)diag;
+	if (d->mesh)
+		mesh_client_link_state(d->mesh, state);
+}
+
+static void on_mesh_recv(void *userdata, const struct msg_mesh_recv *m)
+{
+	struct daemon *d = userdata;
+
+	if (d->mesh)
+		mesh_client_recv(d->mesh, m);
+}
+
 static int start_dongle(struct daemon *d)
 {
-	static const struct dongle_callbacks callbacks = { 0 };
+	const struct dongle_callbacks callbacks = { .state = on_dongle_state, .mesh_recv = on_mesh_recv, .userdata = d };
+	const struct mesh_client_options mesh_options = { .dongle_id = d->config.dongle };
 	struct dongle_options options = { .link = { .kind = TRANSPORT_AUTO } };
 	const char *spec = d->config.dongle;
 	char found[PATH_MAX];
@@ -390,6 +572,18 @@ static int start_dongle(struct daemon *d)
 		log_err("dongle '%s': %s", options.link.path, strerror(-r));
 		return r;
 	}
+	r = mesh_client_new(&d->loop, d->db, d->dongle, &mesh_options, NULL, NULL, &d->mesh);
+	if (r == 0)
+		r = discovery_new(&d->loop, d->db, d->mesh, &d->discovery);
+	if (r == 0)
+		r = groups_new(&d->loop, d->db, d->mesh, &d->groups);
+	if (r < 0) {
+		log_err("dongle '%s': %s", options.link.path, strerror(-r));
+		return r;
+	}
+	/* meshfleet-sim: the link starts when the simulator says that its port is ready (on_sim_line()). */
+	if (d->sim_running)
+		return 0;
 	r = dongle_start(d->dongle);
 	if (r < 0)
 		log_err("dongle '%s': cannot start the link: %s", options.link.path, strerror(-r));
@@ -455,9 +649,19 @@ static int start(struct daemon *d)
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
 	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
 	/* The dongle is optional to serving: when its link cannot even start, the API still runs and says so. */
-	if (start_dongle(d) < 0)
+	if (start_dongle(d) < 0) {
+		discovery_free(d->discovery);
+		d->discovery = NULL;
+		groups_free(d->groups);
+		d->groups = NULL;
+		mesh_client_close(d->mesh);
+		d->mesh = NULL;
 		d->dongle = dongle_free(d->dongle);
+	}
 	d->api.dongle = d->dongle;
+	d->api.mesh = d->mesh;
+	d->api.discovery = d->discovery;
+	d->api.groups = d->groups;
 	uv_timer_init(&d->loop, &d->watchdog);
 	watchdog_ms = notify_watchdog_ms();
 	if (watchdog_ms)

@@ -15,7 +15,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "ctl_network.h"
 #include "link.h"
+#include "ctl_http.h"
 #include "log.h"
 #include "messages.h"
 #include "transport.h"
@@ -66,9 +68,19 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  dongle probe [PATH]...  say which serial ports answer as a meshfleet dongle; without PATH, every\n"
 		"                          serial port libserialport knows (PATH may also be a pseudo-terminal or a\n"
-		"                          symlink such as STATE_DIR/dongle-sim)\n\n"
+		"                          symlink such as STATE_DIR/dongle-sim)\n"
+		"  network import FILE [--replace]\n"
+		"                          import the network from a Mesh Configuration Database (CDB) export\n"
+		"  network show            the imported network (keys are never shown)\n"
+		"  network export [FILE]   the network as a CDB file, with what meshfleet learned (holds the keys)\n"
+		"  nodes refresh [--wait]  ask the nodes for their composition and firmware through the dongle\n\n"
 		"Options:\n"
-		"      --json              print a JSON array instead of one line per port\n"
+		"      --json              print JSON instead of lines for people\n"
+		"      --replace           network import: replace a different stored network, or go back to an\n"
+		"                          older export of the same one\n"
+		"      --wait              nodes refresh: wait until it ends, then print the result\n"
+		"  -u, --url URL           the daemon's address for the network and nodes commands (default\n"
+		"                          $MESHFLEET_URL, else " CTL_HTTP_DEFAULT_URL ")\n"
 		"  -t, --timeout MS        how long to wait for the HELLO answer (default %d, %d..%d)\n"
 		"  -v, --verbose           also print the link's log lines on stderr\n"
 		"  -V, --version           print the version and exit\n"
@@ -117,16 +129,6 @@ static void schedule_stop(struct probe *p)
 	uv_timer_start(&p->stop_timer, on_stop_timer, 0, 0);
 }
 
-/* The link words its diagnoses for the daemon, which retries; a probe does not. */
-static void strip_retrying(char *message)
-{
-	static const char suffix[] = " Retrying.";
-	size_t len = strlen(message);
-
-	if (len >= sizeof(suffix) - 1 && strcmp(message + len - (sizeof(suffix) - 1), suffix) == 0)
-		message[len - (sizeof(suffix) - 1)] = '\0';
-}
-
 static void on_link_state(void *userdata, enum link_state state, const struct link_diagnosis *diag)
 {
 	struct probe *p = userdata;
@@ -146,7 +148,6 @@ static void on_link_state(void *userdata, enum link_state state, const struct li
 	case LINK_FAILED:
 		/* max_attempts = 1: the one attempt failed, and the diagnosis says why. */
 		p->diag = *link_diagnosis(p->link);
-		strip_retrying(p->diag.message);
 		snprintf(p->transport, sizeof(p->transport), "%s", link_transport_name(p->link));
 		schedule_stop(p);
 		return;
@@ -418,22 +419,26 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 0x100 };
+	enum { OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT };
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
+		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl = { .hello_timeout_ms = CTL_HELLO_TIMEOUT_MS };
+	struct ctl_api api = { .url = getenv("MESHFLEET_URL") };
 	bool verbose = false;
 	int c, r, status;
 	char *end;
 	long v;
 
-	while ((c = getopt_long(argc, argv, "t:vVh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:u:vVh", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			ctl.json = true;
@@ -447,6 +452,15 @@ int main(int argc, char **argv)
 				return CTL_EXIT_USAGE;
 			}
 			ctl.hello_timeout_ms = (uint32_t)v;
+			break;
+		case 'u':
+			api.url = optarg;
+			break;
+		case OPT_REPLACE:
+			api.replace = true;
+			break;
+		case OPT_WAIT:
+			api.wait = true;
 			break;
 		case 'v':
 			verbose = true;
@@ -462,6 +476,13 @@ int main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
+	if (!api.url || !*api.url)
+		api.url = CTL_HTTP_DEFAULT_URL;
+	api.json = ctl.json;
+	if (optind < argc && strcmp(argv[optind], "network") == 0)
+		return ctl_network_main(&api, argc - optind - 1, argv + optind + 1);
+	if (optind < argc && strcmp(argv[optind], "nodes") == 0)
+		return ctl_nodes_main(&api, argc - optind - 1, argv + optind + 1);
 	if (argc - optind < 2 || strcmp(argv[optind], "dongle") != 0 || strcmp(argv[optind + 1], "probe") != 0) {
 		if (optind < argc)
 			fprintf(stderr, "meshfleetctl: unknown command '%s%s%s'\n", argv[optind],

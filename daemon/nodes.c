@@ -8,7 +8,8 @@
 #include "util.h"
 
 #define NODE_BASE_COLUMNS \
-	"address, uuid, name, company_id, product_id, version_id, firmware_id, last_seen, created_at, updated_at"
+	"address, uuid, name, company_id, product_id, version_id, firmware_id, last_seen, created_at, updated_at, " \
+	"elements, device_key IS NOT NULL, dfu_capable, reachable"
 #define NODE_COLUMNS NODE_BASE_COLUMNS ", " \
 	"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM node_tags t WHERE t.address = n.address ORDER BY tag))"
 
@@ -19,6 +20,8 @@ void node_init(struct node *node, uint16_t address)
 	node->company_id = NODE_ID_UNKNOWN;
 	node->product_id = NODE_ID_UNKNOWN;
 	node->version_id = NODE_ID_UNKNOWN;
+	node->dfu_capable = -1;
+	node->reachable = -1;
 }
 
 void node_filter_init(struct node_filter *filter)
@@ -183,7 +186,11 @@ static void read_node(sqlite3_stmt *stmt, struct node *node)
 	node->last_seen = sqlite3_column_int64(stmt, 7);
 	node->created_at = sqlite3_column_int64(stmt, 8);
 	node->updated_at = sqlite3_column_int64(stmt, 9);
-	text = sqlite3_column_count(stmt) > 10 ? sqlite3_column_text(stmt, 10) : NULL;
+	node->elements = (uint8_t)sqlite3_column_int(stmt, 10);
+	node->provisioned = sqlite3_column_int(stmt, 11) != 0;
+	node->dfu_capable = sqlite3_column_type(stmt, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 12);
+	node->reachable = sqlite3_column_type(stmt, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 13);
+	text = sqlite3_column_count(stmt) > 14 ? sqlite3_column_text(stmt, 14) : NULL;
 	if (text) {
 		/* Tags are stored validated, so they hold no space; the list comes sorted. */
 		const char *p = (const char *)text;

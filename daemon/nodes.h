@@ -33,6 +33,11 @@ struct node {
 	uint8_t firmware_id[NODE_FWID_MAX];
 	size_t n_tags;
 	char tags[NODE_TAGS_MAX][NODE_TAG_MAX + 1];     /* sorted, distinct */
+	/* learned from the network import and from discovery; read-only through the API */
+	uint8_t elements;       /* 0 = unknown */
+	bool provisioned;       /* the device key is known: the daemon can configure the node */
+	int8_t dfu_capable;     /* Firmware Update Server and BLOB Transfer Server present: 1, 0, -1 unknown */
+	int8_t reachable;       /* answered the last refresh: 1, 0, -1 never asked */
 	int64_t last_seen;      /* ms since the epoch, 0 = never */
 	int64_t created_at;
 	int64_t updated_at;

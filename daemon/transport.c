@@ -378,6 +378,10 @@ static void on_poll_closed(uv_handle_t *handle)
 {
 	struct fd_transport *ft = handle->data;
 
+	/* The exclusive mode belongs to the tty, not to our descriptor: it would outlive us while another holds the
+	 * tty open (meshfleet-sim keeps its pty's slave open), and keep every later non-root open out with EBUSY. */
+	if (ft->fd >= 0)
+		(void)ioctl(ft->fd, TIOCNXCL);
 	if (ft->sp) {
 		sp_close(ft->sp);
 		sp_free_port(ft->sp);

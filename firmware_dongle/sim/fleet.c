@@ -1,15 +1,130 @@
 /* fleet: see fleet.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fleet.h"
 
 #define ALL_NODES 0xFFFF
+#define COMPOSITION_MAX (MA_PAYLOAD_MAX - 2)    /* page 0 after the 1-byte opcode and the page number */
 
-void fleet_init(struct fleet *f, const struct scenario *scenario, uint64_t seed)
+__attribute__((format(printf, 3, 4)))
+static void fleet_log(const struct fleet *f, enum msg_log_level level, const char *fmt, ...)
 {
-	*f = (struct fleet){ .scenario = scenario };
-	rng_seed(&f->rng, seed, 3);
+	char text[256];
+	va_list ap;
+
+	if (!f->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	f->log(f->log_ctx, level, text);
 }
+
+int fleet_init(struct fleet *f, const struct scenario *scenario, uint64_t seed)
+{
+	*f = (struct fleet){ .state = *scenario };
+	f->state.nodes = calloc(scenario->node_count ? scenario->node_count : 1, sizeof(*f->state.nodes));
+	f->pending = calloc(FLEET_ANSWERS_MAX, sizeof(*f->pending));
+	if (!f->state.nodes || !f->pending) {
+		fleet_done(f);
+		return -ENOMEM;
+	}
+	if (scenario->node_count)
+		memcpy(f->state.nodes, scenario->nodes, scenario->node_count * sizeof(*f->state.nodes));
+	for (uint32_t i = 0; i < FLEET_ANSWERS_MAX; i++)
+		f->pending[i].next_free = i + 1;
+	f->free_head = 0;
+	rng_seed(&f->rng, seed, 3);
+	return 0;
+}
+
+void fleet_done(struct fleet *f)
+{
+	free(f->state.nodes);
+	free(f->pending);
+	f->state.nodes = NULL;
+	f->state.node_count = 0;
+	f->pending = NULL;
+}
+
+void fleet_set_log(struct fleet *f, void (*log)(void *ctx, enum msg_log_level level, const char *text), void *ctx)
+{
+	f->log = log;
+	f->log_ctx = ctx;
+}
+
+static void learn(struct scenario_key *keys, size_t count, uint16_t index, const uint8_t *value)
+{
+	for (size_t i = 0; i < count; i++)
+		if (keys[i].index == index)
+			memcpy(keys[i].key, value, SCENARIO_KEY_SIZE);
+}
+
+void fleet_configure(struct fleet *f, const struct msg_mesh_config *cfg)
+{
+	struct scenario *s = &f->state;
+
+	memcpy(f->net_key, cfg->net_key, sizeof(f->net_key));
+	memcpy(f->app_key, cfg->app_key, sizeof(f->app_key));
+	f->configured = true;
+	if (!s->learn_keys)
+		return;
+	/* nothing can have changed the nodes' keys before the first MESH_CONFIG: every message needs one */
+	learn(s->net_keys, s->n_net_keys, 0, cfg->net_key);
+	learn(s->app_keys, s->n_app_keys, 0, cfg->app_key);
+	for (size_t i = 0; i < s->node_count; i++) {
+		learn(s->nodes[i].net_keys, s->nodes[i].n_net_keys, 0, cfg->net_key);
+		learn(s->nodes[i].app_keys, s->nodes[i].n_app_keys, 0, cfg->app_key);
+	}
+	s->learn_keys = false;
+	f->changes++;
+	fleet_log(f, MSG_LOG_INFO, "the scenario names no keys: the nodes take the dongle's network key and "
+		  "application key as their network key 0 and application key 0");
+}
+
+/* --- the answers in flight --- */
+
+static struct fleet_pending *pending_new(struct fleet *f, uint32_t node, const struct core_mesh_tx *tx,
+					 enum fleet_reply_kind kind, uint32_t *ret_id)
+{
+	struct fleet_pending *p;
+
+	if (f->free_head >= FLEET_ANSWERS_MAX) {
+		f->answers_full++;
+		return NULL;
+	}
+	*ret_id = f->free_head;
+	p = &f->pending[f->free_head];
+	f->free_head = p->next_free;
+	*p = (struct fleet_pending){
+		.used = true,
+		.kind = (uint8_t)kind,
+		.dst = tx->src,
+		.key_index = tx->msg->key_index,
+		.devkey = tx->msg->devkey,
+		.node = node,
+	};
+	return p;
+}
+
+static void pending_free(struct fleet *f, uint32_t id)
+{
+	f->pending[id].used = false;
+	f->pending[id].next_free = f->free_head;
+	f->free_head = id;
+}
+
+void fleet_cancel(struct fleet *f, uint32_t id)
+{
+	if (id < FLEET_ANSWERS_MAX && f->pending[id].used)
+		pending_free(f, id);
+}
+
+/* --- a node's keys and models --- */
 
 static bool reachable(uint8_t ttl, uint8_t hops)
 {
@@ -17,29 +132,292 @@ static bool reachable(uint8_t ttl, uint8_t hops)
 	return hops <= (ttl == 0 ? 1 : ttl);
 }
 
-static void ask(struct fleet *f, uint32_t index, const struct core_mesh_tx *tx, uint8_t first, uint8_t limit,
-		void (*answer)(void *ctx, const struct fleet_answer *a), void *ctx)
+static struct scenario_key *find_key(struct scenario_key *keys, size_t count, uint16_t index)
 {
-	const struct scenario_node *n = &f->scenario->nodes[index];
-	uint8_t ttl = tx->msg->ttl == MSG_TTL_DEFAULT ? FLEET_DEFAULT_TTL : tx->msg->ttl;
-	struct fleet_answer a = {
-		.node = index,
-		.delay_ms = 2u * n->hops * f->scenario->hop_delay_ms + FLEET_PROCESSING_MS,
-		.dst = tx->src,
-		.key_index = tx->msg->key_index,
-		.devkey = tx->msg->devkey,
-		.first_index = first,
-		.entries_limit = limit,
-	};
+	for (size_t i = 0; i < count; i++)
+		if (keys[i].index == index)
+			return &keys[i];
+	return NULL;
+}
+
+static const struct scenario_key *key_by_value(const struct scenario_key *keys, size_t count, const uint8_t *value)
+{
+	for (size_t i = 0; i < count; i++)
+		if (memcmp(keys[i].key, value, SCENARIO_KEY_SIZE) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool has_u16(const uint16_t *list, size_t count, uint16_t value)
+{
+	for (size_t i = 0; i < count; i++)
+		if (list[i] == value)
+			return true;
+	return false;
+}
+
+static bool subscribed(const struct scenario_node *n, uint16_t group)
+{
+	for (size_t i = 0; i < n->n_models; i++)
+		if (has_u16(n->models[i].subscriptions, n->models[i].n_subscriptions, group))
+			return true;
+	return false;
+}
+
+static bool is_config_model(const struct scenario_model *m)
+{
+	return !m->vendor && (m->id == MA_MODEL_CFG_SRV || m->id == MA_MODEL_CFG_CLI);
+}
+
+/* The model a Config message names, or NULL with the status to answer in *ret_status. */
+static struct scenario_model *config_model(struct scenario_node *n, uint16_t elem_addr, const struct ma_model_id *id,
+					   uint8_t *ret_status)
+{
+	struct scenario_model *m;
+
+	if (elem_addr < n->address || elem_addr - n->address >= n->elements) {
+		*ret_status = MA_CFG_INVALID_ADDRESS;
+		return NULL;
+	}
+	m = scenario_node_model(n, (uint8_t)(elem_addr - n->address),
+				id->vendor ? (uint32_t)id->company << 16 | id->id : id->id, id->vendor);
+	if (!m)
+		*ret_status = MA_CFG_INVALID_MODEL;
+	return m;
+}
+
+/* --- the Configuration Server; each returns the status to answer, in the order of Zephyr's checks --- */
+
+static uint8_t appkey_add(struct scenario_node *n, const struct ma_appkey *req)
+{
+	struct scenario_key *k = find_key(n->app_keys, n->n_app_keys, req->app_key_index);
+
+	if (!find_key(n->net_keys, n->n_net_keys, req->net_key_index))
+		return MA_CFG_INVALID_NETKEY_INDEX;
+	if (k) {
+		if (k->net_index != req->net_key_index)
+			return MA_CFG_INVALID_NETKEY_INDEX;
+		/* the same key again is how a client retries: Success */
+		return memcmp(k->key, req->key, MA_KEY_SIZE) == 0 ? MA_CFG_SUCCESS : MA_CFG_KEY_INDEX_ALREADY_STORED;
+	}
+	if (n->n_app_keys == SCENARIO_NODE_APP_KEYS_MAX)
+		return MA_CFG_INSUFFICIENT_RESOURCES;
+	k = &n->app_keys[n->n_app_keys++];
+	k->index = req->app_key_index;
+	k->net_index = req->net_key_index;
+	memcpy(k->key, req->key, MA_KEY_SIZE);
+	return MA_CFG_SUCCESS;
+}
+
+static uint8_t model_app_bind(struct scenario_node *n, const struct ma_model_app *req)
+{
+	uint8_t status = MA_CFG_SUCCESS;
+	struct scenario_model *m = config_model(n, req->elem_addr, &req->model, &status);
+
+	if (!m)
+		return status;
+	if (is_config_model(m))
+		return MA_CFG_CANNOT_BIND;      /* they only ever use the device key */
+	if (!find_key(n->app_keys, n->n_app_keys, req->app_key_index))
+		return MA_CFG_INVALID_APPKEY_INDEX;
+	if (has_u16(m->bindings, m->n_bindings, req->app_key_index))
+		return MA_CFG_SUCCESS;
+	if (m->n_bindings == SCENARIO_BINDINGS_MAX)
+		return MA_CFG_INSUFFICIENT_RESOURCES;
+	m->bindings[m->n_bindings++] = req->app_key_index;
+	return MA_CFG_SUCCESS;
+}
+
+static uint8_t model_sub(struct scenario_node *n, const struct ma_model_sub *req, bool add)
+{
+	uint8_t status = MA_CFG_SUCCESS;
+	struct scenario_model *m = config_model(n, req->elem_addr, &req->model, &status);
+
+	if (!m)
+		return status;
+	/* group addresses and the fixed ones but all-nodes (Zephyr's BT_MESH_ADDR_IS_GROUP / _FIXED_GROUP) */
+	if (req->address < 0xC000 || req->address == ALL_NODES)
+		return MA_CFG_INVALID_ADDRESS;
+	if (!m->vendor && m->id == MA_MODEL_CFG_SRV)
+		return MA_CFG_NOT_A_SUBSCRIBE_MODEL;
+	for (size_t i = 0; i < m->n_subscriptions; i++) {
+		if (m->subscriptions[i] != req->address)
+			continue;
+		if (!add) {
+			memmove(&m->subscriptions[i], &m->subscriptions[i + 1],
+				(m->n_subscriptions - i - 1) * sizeof(m->subscriptions[0]));
+			m->n_subscriptions--;
+		}
+		return MA_CFG_SUCCESS;
+	}
+	if (!add)
+		return MA_CFG_SUCCESS;  /* deleting what is not there leaves the list as asked */
+	if (m->n_subscriptions == SCENARIO_SUBSCRIPTIONS_MAX)
+		return MA_CFG_INSUFFICIENT_RESOURCES;
+	m->subscriptions[m->n_subscriptions++] = req->address;
+	return MA_CFG_SUCCESS;
+}
+
+/* --- one message at one node --- */
+
+static const char *node_label(const struct scenario_node *n, char *buf, size_t len)
+{
+	snprintf(buf, len, n->name[0] ? "node 0x%04x '%s'" : "node 0x%04x%s", n->address, n->name);
+	return buf;
+}
+
+/* What the node does with a message it could decrypt with its device key. Returns the answer's kind and fills
+ * @data and *ret_len (STATUS), or -1 for no answer. */
+static int config_server(struct fleet *f, struct scenario_node *n, const struct ma_msg *req, uint8_t *data,
+			 uint8_t *ret_len)
+{
+	struct scenario_node before;
+	struct ma_msg st = { 0 };
+	uint8_t status;
+	size_t len = 0;
+	char who[64];
+
+	/* whatever a Config message changes is counted for the node's flash (fleetstate.h); a retry changes nothing */
+	memcpy(&before, n, sizeof(before));
+	switch (req->opcode) {
+	case MA_OP_COMP_GET:
+		/* a node with page 0 only answers any page with page 0 */
+		if (scenario_composition_size(n) > COMPOSITION_MAX) {
+			fleet_log(f, MSG_LOG_DEBUG, "%s: Composition Data does not fit one message: no answer",
+				  node_label(n, who, sizeof(who)));
+			f->ignored++;
+			return -1;
+		}
+		return FLEET_REPLY_COMPOSITION;
+	case MA_OP_APPKEY_ADD:
+		status = appkey_add(n, &req->u.appkey);
+		st.opcode = MA_OP_APPKEY_STATUS;
+		st.u.appkey = (struct ma_appkey){ .status = status, .net_key_index = req->u.appkey.net_key_index,
+						  .app_key_index = req->u.appkey.app_key_index };
+		break;
+	case MA_OP_MODEL_APP_BIND:
+		status = model_app_bind(n, &req->u.model_app);
+		st.opcode = MA_OP_MODEL_APP_STATUS;
+		st.u.model_app = req->u.model_app;
+		st.u.model_app.status = status;
+		break;
+	case MA_OP_MODEL_SUB_ADD:
+	case MA_OP_MODEL_SUB_DEL:
+		status = model_sub(n, &req->u.model_sub, req->opcode == MA_OP_MODEL_SUB_ADD);
+		st.opcode = MA_OP_MODEL_SUB_STATUS;
+		st.u.model_sub = req->u.model_sub;
+		st.u.model_sub.status = status;
+		break;
+	default:
+		fleet_log(f, MSG_LOG_DEBUG, "%s: %s with the device key: not a Configuration Server message, ignored",
+			  node_label(n, who, sizeof(who)), ma_opcode_to_string(req->opcode));
+		f->ignored++;
+		return -1;
+	}
+	if (memcmp(&before, n, sizeof(before)) != 0)
+		f->changes++;
+	if (ma_encode(&st, data, FLEET_STATUS_MAX, &len) != MA_OK) {
+		f->ignored++;
+		return -1;
+	}
+	*ret_len = (uint8_t)len;
+	fleet_log(f, MSG_LOG_DEBUG, "%s: %s: %s", node_label(n, who, sizeof(who)), ma_opcode_to_string(req->opcode),
+		  ma_cfg_status_to_string(status));
+	return FLEET_REPLY_STATUS;
+}
+
+/* What the node does with an application-key message; @app_index is the node's index of the key. */
+static int app_models(struct fleet *f, struct scenario_node *n, uint16_t dst, uint16_t app_index,
+		      const struct ma_msg *req, uint8_t *data, uint8_t *ret_len)
+{
+	struct scenario_model *server = scenario_node_model(n, 0, MA_MODEL_DFU_SRV, false);
+	char who[64];
+
+	if (req->opcode != MA_OP_FW_INFO_GET || !server) {
+		f->ignored++;
+		return -1;
+	}
+	if (dst != n->address && dst != ALL_NODES && !has_u16(server->subscriptions, server->n_subscriptions, dst))
+		return -1;      /* another model's group */
+	if (!has_u16(server->bindings, server->n_bindings, app_index)) {
+		fleet_log(f, MSG_LOG_DEBUG, "%s: application key %u is not bound to the Firmware Update Server: "
+			  "Information Get dropped", node_label(n, who, sizeof(who)), app_index);
+		f->wrong_app_key++;
+		return -1;
+	}
+	data[0] = req->u.fw_info_get.first_index;
+	data[1] = req->u.fw_info_get.entries_limit;
+	*ret_len = 2;
+	return FLEET_REPLY_FW_INFO;
+}
+
+static void deliver(struct fleet *f, uint32_t index, const struct core_mesh_tx *tx, const struct ma_msg *req,
+		    void (*answer)(void *ctx, const struct fleet_answer *a), void *ctx)
+{
+	struct scenario_node *n = &f->state.nodes[index];
+	const struct msg_mesh_send *m = tx->msg;
+	uint8_t ttl = m->ttl == MSG_TTL_DEFAULT ? FLEET_DEFAULT_TTL : m->ttl;
+	uint8_t data[FLEET_STATUS_MAX], len = 0;
+	bool answer_lost = false;
+	struct fleet_pending *p;
+	struct fleet_answer a;
+	char who[64];
+	int kind;
 
 	if (!reachable(ttl, n->hops) || !reachable(FLEET_DEFAULT_TTL, n->hops)) {
 		f->out_of_range++;
 		return;
 	}
-	if (rng_chance(&f->rng, n->loss_rate)) {
+	if (n->loss_rate > 0) {
+		double u = rng_uniform(&f->rng);
+
+		if (u < n->loss_rate / 2) {
+			f->lost++;
+			return;
+		}
+		answer_lost = u < n->loss_rate;
+	}
+	if (!key_by_value(n->net_keys, n->n_net_keys, f->net_key)) {
+		fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's network key is not one the node holds: message dropped",
+			  node_label(n, who, sizeof(who)));
+		f->wrong_net_key++;
+		return;
+	}
+	if (m->devkey) {
+		if (memcmp(m->dev_key, n->device_key, SCENARIO_KEY_SIZE) != 0) {
+			fleet_log(f, MSG_LOG_DEBUG, "%s: not its device key: message dropped",
+				  node_label(n, who, sizeof(who)));
+			f->wrong_device_key++;
+			return;
+		}
+		if (m->dst != n->address) {
+			f->ignored++;   /* the Configuration Server answers its unicast address only */
+			return;
+		}
+		kind = config_server(f, n, req, data, &len);
+	} else {
+		const struct scenario_key *k = key_by_value(n->app_keys, n->n_app_keys, f->app_key);
+
+		if (!k) {
+			fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's application key is not one the node holds: "
+				  "message dropped", node_label(n, who, sizeof(who)));
+			f->wrong_app_key++;
+			return;
+		}
+		kind = app_models(f, n, m->dst, k->index, req, data, &len);
+	}
+	if (kind < 0)
+		return;
+	if (answer_lost) {
 		f->lost++;
 		return;
 	}
+	p = pending_new(f, index, tx, (enum fleet_reply_kind)kind, &a.id);
+	if (!p)
+		return;
+	memcpy(p->data, data, len);
+	p->len = len;
+	a.delay_ms = 2u * n->hops * f->state.hop_delay_ms + FLEET_PROCESSING_MS;
 	f->answers++;
 	answer(ctx, &a);
 }
@@ -48,41 +426,99 @@ void fleet_handle(struct fleet *f, const struct core_mesh_tx *tx,
 		  void (*answer)(void *ctx, const struct fleet_answer *a), void *ctx)
 {
 	const struct msg_mesh_send *m = tx->msg;
-	const struct scenario *s = f->scenario;
+	const struct scenario *s = &f->state;
+	struct ma_msg req;
+	enum ma_status st;
 
 	f->messages++;
-	/* Information Get: a 2-byte opcode and exactly 2 parameters (Zephyr drops other lengths) */
-	if (m->payload_len != 4 || m->payload[0] != (FLEET_OP_INFO_GET >> 8) ||
-	    m->payload[1] != (FLEET_OP_INFO_GET & 0xff))
+	/* a message no node model could parse (Zephyr drops other lengths) reaches nobody */
+	st = ma_decode(m->payload, m->payload_len, &req);
+	if (st != MA_OK) {
+		f->ignored++;
+		fleet_log(f, MSG_LOG_DEBUG, "message to 0x%04x not understood (%s): dropped", m->dst,
+			  ma_status_to_string(st));
 		return;
-	for (uint32_t i = 0; i < s->node_count; i++)
-		if (m->dst == ALL_NODES || m->dst == s->nodes[i].address)
-			ask(f, i, tx, m->payload[2], m->payload[3], answer, ctx);
+	}
+	for (uint32_t i = 0; i < s->node_count; i++) {
+		const struct scenario_node *n = &s->nodes[i];
+
+		if (m->dst == ALL_NODES || m->dst == n->address || (m->dst >= 0xC000 && subscribed(n, m->dst)))
+			deliver(f, i, tx, &req, answer, ctx);
+	}
 }
 
-bool fleet_reply(const struct fleet *f, const struct fleet_answer *a, uint8_t *buf, struct msg_mesh_recv *ret)
+/* --- answers --- */
+
+static size_t encode_composition(const struct scenario_node *n, uint8_t *buf)
 {
-	const struct scenario_node *n;
+	struct ma_element_desc elements[SCENARIO_ELEMENTS_MAX];
+	struct ma_model_id models[SCENARIO_MODELS_MAX];
+	struct ma_comp0 hdr = {
+		.cid = n->company_id, .pid = n->product_id, .vid = n->version_id, .crpl = n->crpl,
+		.features = n->features,
+	};
+	size_t len = 0, m = 0;
+
+	/* the models are kept by element (scenario.h), so each element's are consecutive */
+	for (unsigned e = 0; e < n->elements; e++) {
+		elements[e] = (struct ma_element_desc){ .loc = n->locations[e], .models = &models[m] };
+		for (; m < n->n_models && n->models[m].element == e; m++) {
+			const struct scenario_model *sm = &n->models[m];
+
+			models[m] = sm->vendor ? MA_VND_MODEL((uint16_t)(sm->id >> 16), (uint16_t)sm->id) :
+						 MA_SIG_MODEL((uint16_t)sm->id);
+			elements[e].model_count++;
+		}
+	}
+	if (ma_comp0_status_encode(&hdr, elements, n->elements, buf, FLEET_REPLY_MAX, &len) != MA_OK)
+		return 0;
+	return len;
+}
+
+static size_t encode_fw_info(const struct scenario_node *n, uint8_t first_index, uint8_t limit, uint8_t *buf)
+{
+	struct ma_fw_entry image = { .fwid = n->fwid, .fwid_len = n->fwid_len };
 	size_t len = 0;
 
-	if (a->node >= f->scenario->node_count)
+	/* one image; a First Index past it gets no entries */
+	if (ma_fw_info_status_encode(1, first_index, &image, first_index == 0 && limit > 0 ? 1 : 0, buf,
+				     FLEET_REPLY_MAX, &len) != MA_OK)
+		return 0;
+	return len;
+}
+
+bool fleet_reply(struct fleet *f, uint32_t id, uint8_t *buf, struct msg_mesh_recv *ret)
+{
+	const struct scenario_node *n;
+	struct fleet_pending p;
+	size_t len = 0;
+
+	if (id >= FLEET_ANSWERS_MAX || !f->pending[id].used)
 		return false;
-	n = &f->scenario->nodes[a->node];
-	buf[len++] = FLEET_OP_INFO_STATUS >> 8;
-	buf[len++] = FLEET_OP_INFO_STATUS & 0xff;
-	buf[len++] = 1;                         /* images on the node */
-	buf[len++] = a->first_index;
-	if (a->first_index == 0 && a->entries_limit > 0) {
-		buf[len++] = n->fwid_len;
-		memcpy(buf + len, n->fwid, n->fwid_len);
-		len += n->fwid_len;
-		buf[len++] = 0;                 /* no Update URI */
+	p = f->pending[id];
+	pending_free(f, id);
+	if (p.node >= f->state.node_count)
+		return false;
+	n = &f->state.nodes[p.node];
+	switch ((enum fleet_reply_kind)p.kind) {
+	case FLEET_REPLY_STATUS:
+		memcpy(buf, p.data, p.len);
+		len = p.len;
+		break;
+	case FLEET_REPLY_COMPOSITION:
+		len = encode_composition(n, buf);
+		break;
+	case FLEET_REPLY_FW_INFO:
+		len = encode_fw_info(n, p.data[0], p.data[1], buf);
+		break;
 	}
+	if (len == 0)
+		return false;
 	*ret = (struct msg_mesh_recv){
 		.src = n->address,
-		.dst = a->dst,
-		.key_index = a->key_index,
-		.devkey = a->devkey,
+		.dst = p.dst,
+		.key_index = p.key_index,
+		.devkey = p.devkey,
 		.ttl = (uint8_t)(FLEET_DEFAULT_TTL - (n->hops - 1)),
 		.rssi = (int8_t)(-40 - 6 * (n->hops - 1 > 9 ? 9 : n->hops - 1)),
 		.payload = buf,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "flash.h"
+#include "scenario.h"
 #include "sim.h"
 
 #ifndef PACKAGE_VERSION
@@ -24,11 +25,19 @@ static void usage(FILE *out)
 		"\n"
 		"  -s, --scenario FILE      nodes to simulate (JSON, docs/simulator.md); default: a built-in\n"
 		"                           fleet of 5 nodes (example-scenario.json)\n"
+		"      --cdb FILE           the nodes of a Mesh Configuration Database (CDB) JSON file\n"
+		"      --generate N         a generated fleet of N nodes (1 to %d), from --seed\n"
+		"      --loss RATE          loss rate of each node of a --cdb or --generate fleet (default 0)\n"
+		"      --export-cdb FILE    write the CDB of the fleet to FILE, then exit (with --run or\n"
+		"                           --link: then run)\n"
+		"      --run                run after --export-cdb\n"
 		"  -l, --link PATH          keep a symlink PATH to the current pty\n"
 		"      --speed N            virtual time runs N times as fast as real time (default 1)\n"
 		"      --seed N             seed of every random draw (default 1)\n"
 		"      --slot-size BYTES    image slot size, a multiple of 4096; K and M suffixes (default 1M)\n"
 		"      --slot-file FILE     keep the slot in FILE and its state in FILE.state\n"
+		"      --fleet-state FILE   keep the nodes' configuration (keys, bindings, subscriptions) in\n"
+		"                           FILE: loaded at start if it exists, saved after changes\n"
 		"      --corrupt RATE       corrupt each byte on the link with this probability (both ways)\n"
 		"      --drop RATE          drop each byte with this probability\n"
 		"      --dup RATE           send each byte twice with this probability\n"
@@ -47,8 +56,9 @@ static void usage(FILE *out)
 		"  -h, --help               print this help and exit\n"
 		"\n"
 		"Signals: SIGUSR1 unplug, SIGUSR2 reboot, SIGTERM/SIGINT/SIGHUP stop (exit 0).\n"
-		"Exit status: 0 stopped by a signal, 1 could not run, 2 bad usage, scenario or slot file.\n",
-		SIM_UNPLUG_MS_DEFAULT);
+		"Exit status: 0 stopped by a signal (or the CDB written), 1 could not run, 2 bad usage, scenario,\n"
+		"CDB, slot or fleet state file.\n",
+		SCENARIO_NODES_MAX, SIM_UNPLUG_MS_DEFAULT);
 }
 
 static int bad_value(const char *opt, const char *value, const char *expected)
@@ -171,15 +181,22 @@ static void parse_version(struct sim_options *o)
 enum {
 	OPT_SPEED = 256, OPT_SEED, OPT_SLOT_SIZE, OPT_SLOT_FILE, OPT_CORRUPT, OPT_DROP, OPT_DUP, OPT_STALL_EVERY,
 	OPT_STALL_FOR, OPT_UNPLUG_MS, OPT_UNPLUG_REBOOTS, OPT_REBOOT_REASON, OPT_DIE_WITH_PARENT, OPT_SYSLOG_PREFIX,
+	OPT_CDB, OPT_GENERATE, OPT_LOSS, OPT_EXPORT_CDB, OPT_RUN, OPT_FLEET_STATE,
 };
 
 static const struct option long_options[] = {
 	{ "scenario", required_argument, NULL, 's' },
+	{ "cdb", required_argument, NULL, OPT_CDB },
+	{ "generate", required_argument, NULL, OPT_GENERATE },
+	{ "loss", required_argument, NULL, OPT_LOSS },
+	{ "export-cdb", required_argument, NULL, OPT_EXPORT_CDB },
+	{ "run", no_argument, NULL, OPT_RUN },
 	{ "link", required_argument, NULL, 'l' },
 	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "slot-size", required_argument, NULL, OPT_SLOT_SIZE },
 	{ "slot-file", required_argument, NULL, OPT_SLOT_FILE },
+	{ "fleet-state", required_argument, NULL, OPT_FLEET_STATE },
 	{ "corrupt", required_argument, NULL, OPT_CORRUPT },
 	{ "drop", required_argument, NULL, OPT_DROP },
 	{ "dup", required_argument, NULL, OPT_DUP },
@@ -200,6 +217,8 @@ static const struct option long_options[] = {
 /* Returns 0, 1 to exit 0 at once (--help, --version), or -EINVAL (a message was printed). */
 static int parse_options(int argc, char **argv, struct sim_options *o)
 {
+	bool loss_given = false;
+	uint64_t count;
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "s:l:vqVh", long_options, NULL)) != -1 && err == 0) {
@@ -209,6 +228,25 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case 'l':
 			o->link = optarg;
+			break;
+		case OPT_CDB:
+			o->cdb = optarg;
+			break;
+		case OPT_GENERATE:
+			err = parse_u64("generate", optarg, SCENARIO_NODES_MAX, &count);
+			if (err == 0 && count == 0)
+				err = bad_value("generate", optarg, "a number of nodes from 1");
+			o->generate = (unsigned)count;
+			break;
+		case OPT_LOSS:
+			err = parse_rate("loss", optarg, &o->loss);
+			loss_given = true;
+			break;
+		case OPT_EXPORT_CDB:
+			o->export_cdb = optarg;
+			break;
+		case OPT_RUN:
+			o->run = true;
 			break;
 		case OPT_SPEED:
 			err = parse_speed(optarg, &o->speed);
@@ -221,6 +259,9 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case OPT_SLOT_FILE:
 			o->slot_file = optarg;
+			break;
+		case OPT_FLEET_STATE:
+			o->fleet_state = optarg;
 			break;
 		case OPT_CORRUPT:
 			err = parse_rate("corrupt", optarg, &o->corrupt);
@@ -275,6 +316,15 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 	}
 	if (err == 0 && (o->stall_every_ms == 0) != (o->stall_for_ms == 0)) {
 		fprintf(stderr, "meshfleet-sim: --stall-every and --stall-for go together\n");
+		err = -EINVAL;
+	}
+	if (err == 0 && (o->scenario != NULL) + (o->cdb != NULL) + (o->generate > 0) > 1) {
+		fprintf(stderr, "meshfleet-sim: one fleet at a time: --scenario, --cdb or --generate\n");
+		err = -EINVAL;
+	}
+	if (err == 0 && loss_given && !o->cdb && o->generate == 0) {
+		fprintf(stderr, "meshfleet-sim: --loss is for --cdb and --generate fleets (a scenario gives each node "
+			"its loss_rate)\n");
 		err = -EINVAL;
 	}
 	if (err == 0 && o->stall_every_ms > 0 && o->stall_for_ms >= o->stall_every_ms) {

@@ -11,6 +11,9 @@
 #include <jansson.h>
 
 #include "scenario.h"
+#include "sha256.h"
+
+#define COMPOSITION_MAX 378     /* page 0 in a Composition Data Status: 380 access bytes - opcode - page */
 
 struct check {
 	char *err;
@@ -171,10 +174,373 @@ static int get_name(struct check *c, const json_t *v, char *out)
 	return 0;
 }
 
+static int get_bool(struct check *c, const json_t *v, bool *ret)
+{
+	char buf[48];
+
+	if (!json_is_boolean(v))
+		return refuse(c, "must be true or false, got %s", shown(v, buf, sizeof(buf)));
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/* A model id: a SIG model as an integer or "0x" and up to 4 hex digits, a vendor model as "0x" and exactly 8 hex
+ * digits, the company id first (the CDB's modelId). */
+static int get_model_id(struct check *c, const json_t *v, uint32_t *ret_id, bool *ret_vendor)
+{
+	char buf[48];
+	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+	unsigned long u;
+	size_t digits;
+
+	if (s && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		digits = strlen(s + 2);
+		if (digits == 8 && strspn(s + 2, "0123456789abcdefABCDEF") == 8) {
+			*ret_id = (uint32_t)strtoul(s + 2, NULL, 16);
+			*ret_vendor = true;
+			return 0;
+		}
+		if (digits > 4)
+			goto bad;
+	}
+	if (json_is_integer(v) || s) {
+		if (get_uint(c, v, 0, 0xffff, true, &u) != 0)
+			goto bad;
+		*ret_id = (uint32_t)u;
+		*ret_vendor = false;
+		return 0;
+	}
+bad:
+	return refuse(c, "must be a SIG model id (\"0x1402\" or 5122) or a vendor model id of 8 hex digits, company id "
+		      "first (\"0x00590001\"), got %s", shown(v, buf, sizeof(buf)));
+}
+
+/* Refuses the object at @base for lacking @field. */
+static int missing_field(struct check *c, const char *base, const char *field)
+{
+	set_path(c, base, "%s", "");
+	return refuse(c, "\"%s\" is missing", field);
+}
+
+static int unknown_field(struct check *c, const char *base, const char *field, const char *known)
+{
+	set_path(c, base, ".%s", field);
+	return refuse(c, "unknown field (known: %s)", known);
+}
+
+static void model_name(uint8_t element, uint32_t id, bool vendor, char *buf, size_t len)
+{
+	snprintf(buf, len, vendor ? "0x%08x on element %u" : "0x%04x on element %u", (unsigned)id, element);
+}
+
+/* "element" (default 0) and "model" of an entry of "bindings" or "subscriptions": the model must be on the node. */
+static int get_model_ref(struct check *c, const char *base, const json_t *obj, struct scenario_node *n,
+			 struct scenario_model **ret)
+{
+	const json_t *v = json_object_get(obj, "element");
+	char what[48], path[64];
+	unsigned long element = 0;
+	uint32_t id;
+	bool vendor;
+	int err;
+
+	snprintf(path, sizeof(path), "%s", base);
+	if (v) {
+		set_path(c, path, ".element");
+		if ((err = get_uint(c, v, 0, (unsigned long)n->elements - 1, false, &element)) != 0)
+			return err;
+	}
+	set_path(c, path, ".model");
+	if (!(v = json_object_get(obj, "model")))
+		return missing_field(c, path, "model");
+	if ((err = get_model_id(c, v, &id, &vendor)) != 0)
+		return err;
+	*ret = scenario_node_model(n, (uint8_t)element, id, vendor);
+	if (!*ret) {
+		model_name((uint8_t)element, id, vendor, what, sizeof(what));
+		return refuse(c, "the node has no model %s", what);
+	}
+	return 0;
+}
+
+static bool has_u16(const uint16_t *list, size_t count, uint16_t value)
+{
+	for (size_t i = 0; i < count; i++)
+		if (list[i] == value)
+			return true;
+	return false;
+}
+
+static const struct scenario_key *node_key(const struct scenario_key *keys, size_t count, uint16_t index)
+{
+	for (size_t i = 0; i < count; i++)
+		if (keys[i].index == index)
+			return &keys[i];
+	return NULL;
+}
+
+/* "composition": the elements, each { "location", "models" }. */
+static int get_composition(struct check *c, size_t index, const json_t *arr, struct scenario_node *n)
+{
+	char what[48];
+	const char *key;
+	json_t *elem, *v;
+	size_t e;
+	int err;
+
+	set_path(c, "$.nodes", "[%zu].composition", index);
+	if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > SCENARIO_ELEMENTS_MAX)
+		return refuse(c, "must be an array of 1 to %d elements", SCENARIO_ELEMENTS_MAX);
+	n->n_models = 0;
+	json_array_foreach(arr, e, elem) {
+		const json_t *models = NULL;
+
+		set_path(c, "$.nodes", "[%zu].composition[%zu]", index, e);
+		if (!json_is_object(elem))
+			return refuse(c, "must be an object with \"models\"");
+		n->locations[e] = 0;
+		json_object_foreach(elem, key, v) {
+			unsigned long u;
+
+			set_path(c, "$.nodes", "[%zu].composition[%zu].%s", index, e, key);
+			if (strcmp(key, "location") == 0) {
+				if ((err = get_uint(c, v, 0, 0xffff, true, &u)) != 0)
+					return err;
+				n->locations[e] = (uint16_t)u;
+			} else if (strcmp(key, "models") == 0) {
+				if (!json_is_array(v))
+					return refuse(c, "must be an array of model ids");
+				models = v;
+			} else {
+				return refuse(c, "unknown field (known: location, models)");
+			}
+		}
+		if (!models) {
+			set_path(c, "$.nodes", "[%zu].composition[%zu]", index, e);
+			return refuse(c, "\"models\" is missing");
+		}
+		for (size_t m = 0; m < json_array_size(models); m++) {
+			struct scenario_model *model = &n->models[n->n_models];
+			uint32_t id;
+			bool vendor;
+
+			set_path(c, "$.nodes", "[%zu].composition[%zu].models[%zu]", index, e, m);
+			if ((err = get_model_id(c, json_array_get(models, m), &id, &vendor)) != 0)
+				return err;
+			if (scenario_node_model(n, (uint8_t)e, id, vendor)) {
+				model_name((uint8_t)e, id, vendor, what, sizeof(what));
+				return refuse(c, "model %s is listed twice", what);
+			}
+			if (n->n_models == SCENARIO_MODELS_MAX)
+				return refuse(c, "a node has at most %d models", SCENARIO_MODELS_MAX);
+			*model = (struct scenario_model){ .id = id, .vendor = vendor, .element = (uint8_t)e };
+			n->n_models++;
+		}
+	}
+	set_path(c, "$.nodes", "[%zu].composition", index);
+	if (n->elements != 0 && n->elements != json_array_size(arr))
+		return refuse(c, "has %zu elements, \"elements\" says %u", json_array_size(arr), n->elements);
+	n->elements = (uint8_t)json_array_size(arr);
+	if (!scenario_node_model(n, 0, MA_MODEL_CFG_SRV, false))
+		return refuse(c, "the primary element must have the Configuration Server (0x0000)");
+	if (scenario_composition_size(n) > COMPOSITION_MAX)
+		return refuse(c, "takes %zu bytes, more than the %d of a Composition Data Status",
+			      scenario_composition_size(n), COMPOSITION_MAX);
+	return 0;
+}
+
+/* "net_keys" or "app_keys" of a node: indexes of the network's keys. */
+static int get_key_list(struct check *c, const char *what, const json_t *arr, const struct scenario_key *net,
+			size_t n_net, size_t max, struct scenario_key *out, uint8_t *ret_count)
+{
+	char path[64];
+	size_t i;
+	json_t *v;
+	int err;
+
+	snprintf(path, sizeof(path), "%s", c->path);
+	if (!json_is_array(arr) || json_array_size(arr) > max)
+		return refuse(c, "must be an array of at most %zu %s key indexes", max, what);
+	json_array_foreach(arr, i, v) {
+		const struct scenario_key *k;
+		unsigned long u;
+
+		set_path(c, path, "[%zu]", i);
+		if ((err = get_uint(c, v, 0, SCENARIO_KEY_INDEX_MAX, false, &u)) != 0)
+			return err;
+		if (!(k = node_key(net, n_net, (uint16_t)u)))
+			return refuse(c, "the scenario has no %s key %lu", what, u);
+		if (node_key(out, i, (uint16_t)u))
+			return refuse(c, "%s key %lu is listed twice", what, u);
+		out[i] = *k;
+	}
+	*ret_count = (uint8_t)json_array_size(arr);
+	return 0;
+}
+
+static int get_bindings(struct check *c, size_t index, const json_t *arr, struct scenario_node *n)
+{
+	char base[64];
+	const char *key;
+	json_t *obj, *v;
+	size_t i;
+	int err;
+
+	set_path(c, "$.nodes", "[%zu].bindings", index);
+	if (!json_is_array(arr))
+		return refuse(c, "must be an array of { \"element\", \"model\", \"app_key\" }");
+	json_array_foreach(arr, i, obj) {
+		struct scenario_model *m;
+		unsigned long u;
+
+		snprintf(base, sizeof(base), "$.nodes[%zu].bindings[%zu]", index, i);
+		set_path(c, base, "%s", "");
+		if (!json_is_object(obj))
+			return refuse(c, "must be an object with \"model\" and \"app_key\"");
+		json_object_foreach(obj, key, v)
+			if (strcmp(key, "element") != 0 && strcmp(key, "model") != 0 && strcmp(key, "app_key") != 0)
+				return unknown_field(c, base, key, "element, model, app_key");
+		if ((err = get_model_ref(c, base, obj, n, &m)) != 0)
+			return err;
+		if (!m->vendor && (m->id == MA_MODEL_CFG_SRV || m->id == MA_MODEL_CFG_CLI))
+			return refuse(c, "the configuration models use the device key, they are not bound");
+		set_path(c, base, ".app_key");
+		if (!(v = json_object_get(obj, "app_key")))
+			return missing_field(c, base, "app_key");
+		if ((err = get_uint(c, v, 0, SCENARIO_KEY_INDEX_MAX, false, &u)) != 0)
+			return err;
+		if (!node_key(n->app_keys, n->n_app_keys, (uint16_t)u))
+			return refuse(c, "the node does not hold application key %lu (see its \"app_keys\")", u);
+		if (has_u16(m->bindings, m->n_bindings, (uint16_t)u))
+			return refuse(c, "application key %lu is bound to this model twice", u);
+		if (m->n_bindings == SCENARIO_BINDINGS_MAX)
+			return refuse(c, "a model has at most %d bound application keys", SCENARIO_BINDINGS_MAX);
+		m->bindings[m->n_bindings++] = (uint16_t)u;
+	}
+	return 0;
+}
+
+static int get_subscriptions(struct check *c, size_t index, const json_t *arr, struct scenario_node *n)
+{
+	char base[64];
+	const char *key;
+	json_t *obj, *v;
+	size_t i;
+	int err;
+
+	set_path(c, "$.nodes", "[%zu].subscriptions", index);
+	if (!json_is_array(arr))
+		return refuse(c, "must be an array of { \"element\", \"model\", \"address\" }");
+	json_array_foreach(arr, i, obj) {
+		struct scenario_model *m;
+		unsigned long u;
+
+		snprintf(base, sizeof(base), "$.nodes[%zu].subscriptions[%zu]", index, i);
+		set_path(c, base, "%s", "");
+		if (!json_is_object(obj))
+			return refuse(c, "must be an object with \"model\" and \"address\"");
+		json_object_foreach(obj, key, v)
+			if (strcmp(key, "element") != 0 && strcmp(key, "model") != 0 && strcmp(key, "address") != 0)
+				return unknown_field(c, base, key, "element, model, address");
+		if ((err = get_model_ref(c, base, obj, n, &m)) != 0)
+			return err;
+		if (!m->vendor && m->id == MA_MODEL_CFG_SRV)
+			return refuse(c, "the Configuration Server does not subscribe");
+		set_path(c, base, ".address");
+		if (!(v = json_object_get(obj, "address")))
+			return missing_field(c, base, "address");
+		if ((err = get_uint(c, v, 0xc000, 0xfffe, true, &u)) != 0)
+			return err;
+		if (has_u16(m->subscriptions, m->n_subscriptions, (uint16_t)u))
+			return refuse(c, "0x%04lx is in this model's subscription list twice", u);
+		if (m->n_subscriptions == SCENARIO_SUBSCRIPTIONS_MAX)
+			return refuse(c, "a model subscribes to at most %d addresses", SCENARIO_SUBSCRIPTIONS_MAX);
+		m->subscriptions[m->n_subscriptions++] = (uint16_t)u;
+	}
+	return 0;
+}
+
+/* The keys and state of a node once its scalar fields are known, in dependency order: composition, keys,
+ * bindings, subscriptions. */
+static int get_node_state(struct check *c, size_t index, const json_t *obj, const struct scenario *net,
+			  struct scenario_node *n)
+{
+	const json_t *composition = json_object_get(obj, "composition");
+	const json_t *dfu = json_object_get(obj, "dfu");
+	const json_t *v;
+	bool dfu_capable = true;
+	int err;
+
+	if (composition && dfu) {
+		set_path(c, "$.nodes", "[%zu].dfu", index);
+		return refuse(c, "\"composition\" lists the models: leave \"dfu\" out");
+	}
+	if (composition) {
+		if ((err = get_composition(c, index, composition, n)) != 0)
+			return err;
+	} else {
+		if (n->elements == 0)
+			n->elements = 1;
+		if (dfu) {
+			set_path(c, "$.nodes", "[%zu].dfu", index);
+			if ((err = get_bool(c, dfu, &dfu_capable)) != 0)
+				return err;
+		}
+		scenario_default_composition(n, dfu_capable);
+	}
+
+	if ((v = json_object_get(obj, "net_keys"))) {
+		set_path(c, "$.nodes", "[%zu].net_keys", index);
+		if ((err = get_key_list(c, "network", v, net->net_keys, net->n_net_keys, SCENARIO_NODE_NET_KEYS_MAX,
+					n->net_keys, &n->n_net_keys)) != 0)
+			return err;
+		if (n->n_net_keys == 0)
+			return refuse(c, "a node holds at least one network key");
+	} else if (net->n_net_keys > 0) {
+		n->net_keys[0] = net->net_keys[0];
+		n->n_net_keys = 1;
+	}
+	if ((v = json_object_get(obj, "app_keys"))) {
+		set_path(c, "$.nodes", "[%zu].app_keys", index);
+		if ((err = get_key_list(c, "application", v, net->app_keys, net->n_app_keys,
+					SCENARIO_NODE_APP_KEYS_MAX, n->app_keys, &n->n_app_keys)) != 0)
+			return err;
+		for (size_t i = 0; i < n->n_app_keys; i++) {
+			set_path(c, "$.nodes", "[%zu].app_keys[%zu]", index, i);
+			if (!node_key(n->net_keys, n->n_net_keys, n->app_keys[i].net_index))
+				return refuse(c, "application key %u is bound to network key %u, which the node does "
+					      "not hold", n->app_keys[i].index, n->app_keys[i].net_index);
+		}
+	} else {
+		/* every application key of the node's network keys */
+		for (size_t k = 0; k < net->n_app_keys; k++) {
+			if (!node_key(n->net_keys, n->n_net_keys, net->app_keys[k].net_index))
+				continue;
+			if (n->n_app_keys == SCENARIO_NODE_APP_KEYS_MAX) {
+				set_path(c, "$.nodes", "[%zu]", index);
+				return refuse(c, "its network has more than %d application keys: say which it holds "
+					      "with \"app_keys\"", SCENARIO_NODE_APP_KEYS_MAX);
+			}
+			n->app_keys[n->n_app_keys++] = net->app_keys[k];
+		}
+	}
+	if ((v = json_object_get(obj, "bindings"))) {
+		if ((err = get_bindings(c, index, v, n)) != 0)
+			return err;
+	} else {
+		scenario_bind_all(n);
+	}
+	if ((v = json_object_get(obj, "subscriptions")))
+		return get_subscriptions(c, index, v, n);
+	return 0;
+}
+
 /* One node; its fields in any order, unknown ones refused (a typo must not silently become a default). */
-static int get_node(struct check *c, size_t index, const json_t *obj, struct scenario_node *n)
+static int get_node(struct check *c, size_t index, const json_t *obj, const struct scenario *net,
+		    struct scenario_node *n)
 {
 	static const char *const required[] = { "address", "uuid", "fwid" };
+	bool have_device_key = false;
 	unsigned long u;
 	const char *key;
 	json_t *v;
@@ -187,7 +553,12 @@ static int get_node(struct check *c, size_t index, const json_t *obj, struct sce
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!json_object_get(obj, required[i]))
 			return refuse(c, "\"%s\" is missing", required[i]);
-	*n = (struct scenario_node){ .elements = 1, .company_id = SCENARIO_COMPANY_DEFAULT, .hops = 1 };
+	/* elements 0 until known: "composition" may set it */
+	memset(n, 0, sizeof(*n));
+	n->company_id = SCENARIO_COMPANY_DEFAULT;
+	n->hops = 1;
+	n->crpl = SCENARIO_CRPL_DEFAULT;
+	n->features = SCENARIO_FEATURES_DEFAULT;
 
 	json_object_foreach((json_t *)obj, key, v) {
 		set_path(c, "$.nodes", "[%zu].%s", index, key);
@@ -218,13 +589,31 @@ static int get_node(struct check *c, size_t index, const json_t *obj, struct sce
 			n->hops = (uint8_t)u;
 		} else if (strcmp(key, "loss_rate") == 0) {
 			err = get_rate(c, v, &n->loss_rate);
+		} else if (strcmp(key, "device_key") == 0) {
+			err = get_hex(c, v, false, SCENARIO_KEY_SIZE, SCENARIO_KEY_SIZE, n->device_key, &len);
+			have_device_key = true;
+		} else if (strcmp(key, "crpl") == 0) {
+			err = get_uint(c, v, 0, 0xffff, true, &u);
+			n->crpl = (uint16_t)u;
+		} else if (strcmp(key, "features") == 0) {
+			err = get_uint(c, v, 0, SCENARIO_FEATURES_MAX, true, &u);
+			n->features = (uint16_t)u;
+		} else if (strcmp(key, "dfu") == 0 || strcmp(key, "composition") == 0 || strcmp(key, "net_keys") == 0 ||
+			   strcmp(key, "app_keys") == 0 || strcmp(key, "bindings") == 0 ||
+			   strcmp(key, "subscriptions") == 0) {
+			err = 0;        /* get_node_state(), once the node's other fields are known */
 		} else {
 			err = refuse(c, "unknown field (known: name, address, elements, uuid, company_id, product_id, "
-				     "version_id, fwid, hops, loss_rate)");
+				     "version_id, fwid, hops, loss_rate, device_key, crpl, features, dfu, composition, "
+				     "net_keys, app_keys, bindings, subscriptions)");
 		}
 		if (err)
 			return err;
 	}
+	if (!have_device_key)
+		scenario_default_device_key(n->uuid, n->device_key);
+	if ((err = get_node_state(c, index, obj, net, n)) != 0)
+		return err;
 	set_path(c, "$.nodes", "[%zu].address", index);
 	if ((unsigned)n->address + n->elements - 1 > 0x7fff)
 		return refuse(c, "0x%04x with %u elements runs past the last unicast address 0x7fff", n->address,
@@ -256,11 +645,67 @@ static int check_unique(struct check *c, const struct scenario_node *nodes, size
 	return 0;
 }
 
+/* "net_keys" or "app_keys" of the scenario: [{ "index", "key" (, "net_key") }]. */
+static int get_network_keys(struct check *c, const char *field, const json_t *arr, struct scenario *next)
+{
+	bool app = strcmp(field, "app_keys") == 0;
+	size_t max = app ? SCENARIO_APP_KEYS_MAX : SCENARIO_NET_KEYS_MAX, i;
+	struct scenario_key *keys = app ? next->app_keys : next->net_keys;
+	const char *key;
+	json_t *obj, *v;
+	int err;
+
+	if (!json_is_array(arr) || json_array_size(arr) > max || (!app && json_array_size(arr) == 0))
+		return refuse(c, "must be an array of %s to %zu keys", app ? "0" : "1", max);
+	json_array_foreach(arr, i, obj) {
+		struct scenario_key *k = &keys[i];
+		bool have_index = false, have_key = false;
+		unsigned long u;
+		size_t len;
+
+		set_path(c, "$.", "%s[%zu]", field, i);
+		if (!json_is_object(obj))
+			return refuse(c, "must be an object with \"index\" and \"key\"");
+		k->net_index = app ? next->net_keys[0].index : 0;
+		json_object_foreach(obj, key, v) {
+			set_path(c, "$.", "%s[%zu].%s", field, i, key);
+			if (strcmp(key, "index") == 0) {
+				if ((err = get_uint(c, v, 0, SCENARIO_KEY_INDEX_MAX, false, &u)) != 0)
+					return err;
+				if (node_key(keys, i, (uint16_t)u))
+					return refuse(c, "index %lu is used twice", u);
+				k->index = (uint16_t)u;
+				have_index = true;
+			} else if (strcmp(key, "key") == 0) {
+				if ((err = get_hex(c, v, false, SCENARIO_KEY_SIZE, SCENARIO_KEY_SIZE, k->key, &len)) != 0)
+					return err;
+				have_key = true;
+			} else if (app && strcmp(key, "net_key") == 0) {
+				if ((err = get_uint(c, v, 0, SCENARIO_KEY_INDEX_MAX, false, &u)) != 0)
+					return err;
+				if (!node_key(next->net_keys, next->n_net_keys, (uint16_t)u))
+					return refuse(c, "the scenario has no network key %lu", u);
+				k->net_index = (uint16_t)u;
+			} else {
+				return refuse(c, "unknown field (known: index, key%s)", app ? ", net_key" : "");
+			}
+		}
+		set_path(c, "$.", "%s[%zu]", field, i);
+		if (!have_index || !have_key)
+			return refuse(c, "\"%s\" is missing", have_index ? "key" : "index");
+	}
+	if (app)
+		next->n_app_keys = json_array_size(arr);
+	else
+		next->n_net_keys = json_array_size(arr);
+	return 0;
+}
+
 static int parse(struct scenario *s, const json_t *root, char *err, size_t err_len)
 {
 	struct check c = { .err = err, .err_len = err_len, .path = "$" };
 	struct scenario next = { .hop_delay_ms = SCENARIO_HOP_DELAY_DEFAULT };
-	const json_t *nodes = NULL;
+	const json_t *nodes = NULL, *net_keys, *app_keys;
 	unsigned long u;
 	const char *key;
 	json_t *v;
@@ -284,9 +729,29 @@ static int parse(struct scenario *s, const json_t *root, char *err, size_t err_l
 		} else if (strcmp(key, "description") == 0) {
 			if (!json_is_string(v))
 				return refuse(&c, "must be a string");
-		} else {
-			return refuse(&c, "unknown field (known: description, hop_delay_ms, nodes)");
+		} else if (strcmp(key, "net_keys") != 0 && strcmp(key, "app_keys") != 0) {
+			return refuse(&c, "unknown field (known: description, hop_delay_ms, net_keys, app_keys, nodes)");
 		}
+	}
+	/* the keys before the nodes, which name them */
+	net_keys = json_object_get(root, "net_keys");
+	app_keys = json_object_get(root, "app_keys");
+	if (net_keys) {
+		set_path(&c, "$.", "net_keys");
+		if ((rc = get_network_keys(&c, "net_keys", net_keys, &next)) != 0)
+			return rc;
+	}
+	if (app_keys) {
+		set_path(&c, "$.", "app_keys");
+		if (!net_keys)
+			return refuse(&c, "needs \"net_keys\", the network keys they are bound to");
+		if ((rc = get_network_keys(&c, "app_keys", app_keys, &next)) != 0)
+			return rc;
+	}
+	if (!net_keys) {
+		/* learned keys: net key 0 and app key 0, values from the first MESH_CONFIG */
+		next.learn_keys = true;
+		next.n_net_keys = next.n_app_keys = 1;
 	}
 	if (!nodes) {
 		snprintf(c.path, sizeof(c.path), "$");
@@ -299,7 +764,7 @@ static int parse(struct scenario *s, const json_t *root, char *err, size_t err_l
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < next.node_count; i++)
-		if ((rc = get_node(&c, i, json_array_get(nodes, i), &next.nodes[i])) != 0)
+		if ((rc = get_node(&c, i, json_array_get(nodes, i), &next, &next.nodes[i])) != 0)
 			goto fail;
 	if ((rc = check_unique(&c, next.nodes, next.node_count)) != 0)
 		goto fail;
@@ -406,4 +871,80 @@ const struct scenario_node *scenario_find(const struct scenario *s, uint16_t add
 		if (s->nodes[i].address == address)
 			return &s->nodes[i];
 	return NULL;
+}
+
+void scenario_default_device_key(const uint8_t uuid[16], uint8_t ret[SCENARIO_KEY_SIZE])
+{
+	static const char LABEL[] = "meshfleet-sim device key";
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	struct sha256 h;
+
+	sha256_init(&h);
+	sha256_update(&h, (const uint8_t *)LABEL, sizeof(LABEL) - 1);
+	sha256_update(&h, uuid, 16);
+	sha256_final(&h, digest);
+	memcpy(ret, digest, SCENARIO_KEY_SIZE);
+}
+
+static void add_model(struct scenario_node *n, uint8_t element, uint32_t id)
+{
+	if (n->n_models < SCENARIO_MODELS_MAX)
+		n->models[n->n_models++] = (struct scenario_model){ .id = id, .element = element };
+}
+
+void scenario_default_composition(struct scenario_node *n, bool dfu)
+{
+	n->n_models = 0;
+	memset(n->locations, 0, sizeof(n->locations));
+	add_model(n, 0, MA_MODEL_CFG_SRV);
+	add_model(n, 0, MA_MODEL_HEALTH_SRV);
+	if (dfu) {
+		add_model(n, 0, MA_MODEL_BLOB_SRV);
+		add_model(n, 0, MA_MODEL_DFU_SRV);
+	}
+	for (unsigned e = 0; e < n->elements; e++)
+		add_model(n, (uint8_t)e, SCENARIO_MODEL_ONOFF_SERVER);
+}
+
+void scenario_bind_all(struct scenario_node *n)
+{
+	for (size_t i = 0; i < n->n_models; i++) {
+		struct scenario_model *m = &n->models[i];
+
+		m->n_bindings = 0;
+		if (!m->vendor && (m->id == MA_MODEL_CFG_SRV || m->id == MA_MODEL_CFG_CLI))
+			continue;
+		for (size_t k = 0; k < n->n_app_keys && m->n_bindings < SCENARIO_BINDINGS_MAX; k++)
+			m->bindings[m->n_bindings++] = n->app_keys[k].index;
+	}
+}
+
+struct scenario_model *scenario_node_model(struct scenario_node *n, uint8_t element, uint32_t id, bool vendor)
+{
+	for (size_t i = 0; i < n->n_models; i++)
+		if (n->models[i].element == element && n->models[i].id == id && n->models[i].vendor == vendor)
+			return &n->models[i];
+	return NULL;
+}
+
+bool scenario_node_dfu_capable(const struct scenario_node *n)
+{
+	bool update = false, blob = false;
+
+	for (size_t i = 0; i < n->n_models; i++) {
+		const struct scenario_model *m = &n->models[i];
+
+		update |= m->element == 0 && !m->vendor && m->id == MA_MODEL_DFU_SRV;
+		blob |= m->element == 0 && !m->vendor && m->id == MA_MODEL_BLOB_SRV;
+	}
+	return update && blob;
+}
+
+size_t scenario_composition_size(const struct scenario_node *n)
+{
+	size_t size = 10 + 4u * n->elements;   /* CID, PID, VID, CRPL, features; per element Loc, NumS, NumV */
+
+	for (size_t i = 0; i < n->n_models; i++)
+		size += n->models[i].vendor ? 4 : 2;
+	return size;
 }

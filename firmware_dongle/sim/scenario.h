@@ -1,11 +1,24 @@
 /* scenario: the fleet a simulator run pretends to reach, read from the --scenario JSON file (docs/simulator.md,
  * "Scenario files" has the format and an example). Every field is checked; the first bad one is refused with its
- * JSON path and the reason ("$.nodes[2].loss_rate: must be a number from 0 to 1 (got 1.5)"). */
+ * JSON path and the reason ("$.nodes[2].loss_rate: must be a number from 0 to 1 (got 1.5)").
+ *
+ * A node is what a provisioned node holds: its device key, Composition Data page 0 (ids, CRPL, features, elements
+ * and their models), the network and application keys it knows, and per model the application keys bound to it and
+ * the group addresses it subscribes to. Fields the file leaves out get documented defaults (scenario_load_*()).
+ *
+ * Glossary:
+ *   learned keys - a scenario without "net_keys" and "app_keys" has one network key and one application key, both
+ *                  at index 0, whose values are unknown until the dongle's first MESH_CONFIG (fleet.c fills them in)
+ *   model id     - SIG: 0x0000..0xFFFF; vendor (@vendor set): company id << 16 | model id, as the CDB writes it
+ */
 #ifndef MESHFLEET_SIM_SCENARIO_H
 #define MESHFLEET_SIM_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mesh_access.h"
 
 #define SCENARIO_NODES_MAX 4096
 #define SCENARIO_NAME_MAX 32
@@ -15,6 +28,40 @@
 #define SCENARIO_HOP_DELAY_MAX 60000
 #define SCENARIO_HOP_DELAY_DEFAULT 30   /* ms per hop and direction */
 #define SCENARIO_COMPANY_DEFAULT 0x0059 /* Nordic Semiconductor */
+#define SCENARIO_KEY_SIZE 16
+#define SCENARIO_KEY_INDEX_MAX 0x0FFF
+#define SCENARIO_NET_KEYS_MAX 8         /* in the network */
+#define SCENARIO_APP_KEYS_MAX 16        /* in the network */
+#define SCENARIO_NODE_NET_KEYS_MAX 4    /* held by one node */
+#define SCENARIO_NODE_APP_KEYS_MAX 8    /* held by one node: one more AppKey Add is Insufficient Resources */
+#define SCENARIO_ELEMENTS_MAX 255
+#define SCENARIO_MODELS_MAX 32          /* per node, all elements together */
+#define SCENARIO_BINDINGS_MAX 4         /* application keys bound to one model */
+#define SCENARIO_SUBSCRIPTIONS_MAX 8    /* group addresses of one model's subscription list */
+#define SCENARIO_CRPL_DEFAULT 0x0020
+#define SCENARIO_FEATURES_DEFAULT 0x0003        /* relay and proxy */
+#define SCENARIO_FEATURES_MAX 0x000F    /* relay, proxy, friend, low power; the other bits are RFU */
+
+/* SIG model ids of the default and generated compositions that protocol/mesh_access.h (MA_MODEL_*) has no use for */
+#define SCENARIO_MODEL_ONOFF_SERVER 0x1000
+#define SCENARIO_MODEL_SENSOR_SERVER 0x1100
+#define SCENARIO_MODEL_SENSOR_SETUP_SERVER 0x1101
+
+struct scenario_key {
+	uint16_t index;
+	uint16_t net_index;                     /* application keys: the network key it is bound to */
+	uint8_t key[SCENARIO_KEY_SIZE];
+};
+
+struct scenario_model {
+	uint32_t id;                            /* see the glossary */
+	bool vendor;
+	uint8_t element;                        /* index of its element, 0 = primary */
+	uint8_t n_bindings;
+	uint8_t n_subscriptions;
+	uint16_t bindings[SCENARIO_BINDINGS_MAX];               /* application key indexes */
+	uint16_t subscriptions[SCENARIO_SUBSCRIPTIONS_MAX];     /* group addresses, in the order added */
+};
 
 struct scenario_node {
 	char name[SCENARIO_NAME_MAX + 1];       /* "" when not given */
@@ -28,10 +75,25 @@ struct scenario_node {
 	uint8_t fwid_len;
 	uint8_t hops;                           /* 1 = in direct range of the dongle */
 	double loss_rate;                       /* probability that one exchange with the node is lost */
+	uint8_t device_key[SCENARIO_KEY_SIZE];
+	uint16_t crpl;
+	uint16_t features;                      /* Composition Data page 0 bits: relay, proxy, friend, low power */
+	uint16_t locations[SCENARIO_ELEMENTS_MAX];      /* per element, [0, elements) */
+	uint8_t n_models;
+	struct scenario_model models[SCENARIO_MODELS_MAX];      /* by element, in Composition Data order */
+	uint8_t n_net_keys;
+	uint8_t n_app_keys;
+	struct scenario_key net_keys[SCENARIO_NODE_NET_KEYS_MAX];
+	struct scenario_key app_keys[SCENARIO_NODE_APP_KEYS_MAX];       /* index and value, as a node stores them */
 };
 
 struct scenario {
 	uint32_t hop_delay_ms;
+	bool learn_keys;                        /* see the glossary; the key values below are zero until learned */
+	size_t n_net_keys;
+	size_t n_app_keys;
+	struct scenario_key net_keys[SCENARIO_NET_KEYS_MAX];
+	struct scenario_key app_keys[SCENARIO_APP_KEYS_MAX];
 	size_t node_count;
 	struct scenario_node *nodes;            /* owned */
 };
@@ -52,5 +114,27 @@ void scenario_done(struct scenario *s);
 
 /* The node whose primary element has @address, or NULL. */
 const struct scenario_node *scenario_find(const struct scenario *s, uint16_t address);
+
+/* The device key of a node the file gives none: the first 16 bytes of SHA-256("meshfleet-sim device key" || UUID),
+ * so the same UUID always has the same key, whatever the seed. */
+void scenario_default_device_key(const uint8_t uuid[16], uint8_t ret[SCENARIO_KEY_SIZE]);
+
+/* Gives @n the default composition for its @elements: on the primary element Config Server, Health Server, then
+ * (if @dfu) BLOB Transfer Server and Firmware Update Server, then Generic OnOff Server; one Generic OnOff Server on
+ * each other element (while SCENARIO_MODELS_MAX allows). No bindings, no subscriptions; locations 0x0000. */
+void scenario_default_composition(struct scenario_node *n, bool dfu);
+
+/* Binds every model of @n but the Configuration Server and Client to every application key @n holds (as far as
+ * SCENARIO_BINDINGS_MAX allows): the state of a node somebody configured completely. */
+void scenario_bind_all(struct scenario_node *n);
+
+/* The model @id (vendor or SIG) on element @element of @n, or NULL. */
+struct scenario_model *scenario_node_model(struct scenario_node *n, uint8_t element, uint32_t id, bool vendor);
+
+/* True if @n has the Firmware Update Server and the BLOB Transfer Server on its primary element. */
+bool scenario_node_dfu_capable(const struct scenario_node *n);
+
+/* Bytes of the node's Composition Data page 0 (without opcode and page number). */
+size_t scenario_composition_size(const struct scenario_node *n);
 
 #endif

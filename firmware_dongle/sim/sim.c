@@ -3,6 +3,7 @@
  * core through the fault injection. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include "core.h"
 #include "faults.h"
 #include "fleet.h"
+#include "fleetdb.h"
+#include "fleetstate.h"
 #include "flash.h"
 #include "pty.h"
 #include "scenario.h"
@@ -29,7 +32,7 @@
 #define RESET_DRAIN_MS 1000             /* a RESET waits this long at most for the output to drain */
 
 enum event_kind {
-	EVENT_ANSWER,   /* arg: fleet_answer packed by pack_answer() */
+	EVENT_ANSWER,   /* arg[0]: the fleet's answer id */
 };
 
 struct sim {
@@ -38,7 +41,11 @@ struct sim {
 	struct pty pty;
 	struct flash flash;
 	struct scenario scenario;
+	struct cdb *cdb;                /* the --cdb file the fleet came from, or NULL */
 	struct fleet fleet;
+	struct fleetstate fleet_state;  /* with --fleet-state */
+	uint64_t changes_saved;         /* fleet.changes that fleet_state knows of */
+	bool save_failing;              /* the last save failed: it was logged once */
 	struct faults to_host;
 	struct faults from_host;
 	struct core_platform platform;
@@ -73,6 +80,21 @@ static void log_line(struct sim *s, enum msg_log_level level, const char *module
 		fprintf(stderr, "<%d>", priority[level <= MSG_LOG_DEBUG ? level : 0]);
 	fprintf(stderr, "meshfleet-sim: [%6llu.%03llu] %s %s: %s\n", (unsigned long long)(now / 1000),
 		(unsigned long long)(now % 1000), msg_log_level_to_string(level), module, text);
+}
+
+/* An error before or outside the simulated clock (start-up, files): one line, with the priority prefix when asked. */
+__attribute__((format(printf, 2, 3)))
+static void sim_fail(const struct sim *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->opt->syslog_prefix)
+		fputs("<3>", stderr);
+	fputs("meshfleet-sim: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -155,38 +177,26 @@ static int plat_mesh_config(void *ctx, const struct msg_mesh_config *cfg, uint32
 
 	sim_log(s, MSG_LOG_DEBUG, "mesh stack: address 0x%04x, IV index %u, sequence %u", cfg->address,
 		cfg->iv_index, next_seq);
+	fleet_configure(&s->fleet, cfg);
 	return 0;
 }
 
-/* An answer travels as a scheduled event: its fields packed into the event's four words. */
-static void pack_answer(const struct fleet_answer *a, struct sched_event *ev)
-{
-	ev->kind = EVENT_ANSWER;
-	ev->arg[0] = a->node;
-	ev->arg[1] = (uint32_t)a->dst | (uint32_t)a->key_index << 16;
-	ev->arg[2] = (uint32_t)a->first_index | (uint32_t)a->entries_limit << 8 | (uint32_t)a->devkey << 16;
-}
-
-static struct fleet_answer unpack_answer(const struct sched_event *ev)
-{
-	return (struct fleet_answer){
-		.node = ev->arg[0],
-		.dst = (uint16_t)ev->arg[1],
-		.key_index = (uint16_t)(ev->arg[1] >> 16),
-		.first_index = (uint8_t)ev->arg[2],
-		.entries_limit = (uint8_t)(ev->arg[2] >> 8),
-		.devkey = (ev->arg[2] >> 16) & 1,
-	};
-}
-
+/* An answer travels as a scheduled event; the fleet holds it until then. */
 static void schedule_answer(void *ctx, const struct fleet_answer *a)
 {
 	struct sim *s = ctx;
-	struct sched_event ev = { .at = sched_now(&s->sched) + a->delay_ms };
+	struct sched_event ev = { .at = sched_now(&s->sched) + a->delay_ms, .kind = EVENT_ANSWER,
+				  .arg = { a->id } };
 
-	pack_answer(a, &ev);
-	if (sched_add(&s->sched, &ev) < 0)
+	if (sched_add(&s->sched, &ev) < 0) {
+		fleet_cancel(&s->fleet, a->id);
 		s->answers_dropped++;
+	}
+}
+
+static void fleet_log_line(void *ctx, enum msg_log_level level, const char *text)
+{
+	log_line(ctx, level, "fleet", text);
 }
 
 static int plat_mesh_send(void *ctx, const struct core_mesh_tx *tx)
@@ -313,12 +323,10 @@ static void run_event(struct sim *s, const struct sched_event *ev)
 {
 	uint8_t buf[FLEET_REPLY_MAX];
 	struct msg_mesh_recv rx;
-	struct fleet_answer a;
 
 	switch ((enum event_kind)ev->kind) {
 	case EVENT_ANSWER:
-		a = unpack_answer(ev);
-		if (!s->powered || !fleet_reply(&s->fleet, &a, buf, &rx)) {
+		if (!fleet_reply(&s->fleet, ev->arg[0], buf, &rx) || !s->powered) {
 			s->answers_dropped++;
 			return;
 		}
@@ -349,6 +357,8 @@ static void on_signal(struct sim *s)
 	}
 }
 
+static void pty_output(struct sim *s);
+
 static void pty_input(struct sim *s)
 {
 	static uint8_t buf[READ_MAX], faulty[2 * READ_MAX];
@@ -369,6 +379,10 @@ static void pty_input(struct sim *s)
 	m = faults_apply(&s->from_host, buf, (size_t)n, faulty);
 	if (s->powered)
 		core_input(&s->core, faulty, m);
+	/* The answers leave now, as a dongle's USB stack sends them, not after the next poll(): the host's next
+	 * requests wait for them. */
+	if (out_used(s) > 0)
+		pty_output(s);
 }
 
 static void pty_output(struct sim *s)
@@ -390,6 +404,30 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* Writes the nodes' state to --fleet-state when the debounce says so (@final: now, at the end). A failure is logged
+ * once per run of failures; the state stays dirty and the next try waits an interval. Returns 0 or -errno. */
+static int save_fleet(struct sim *s, uint64_t now, bool final)
+{
+	char err[512];
+	int e;
+
+	if (!s->opt->fleet_state)
+		return 0;
+	if (s->fleet.changes != s->changes_saved) {
+		s->changes_saved = s->fleet.changes;
+		fleetstate_changed(&s->fleet_state, now);
+	}
+	e = final ? fleetstate_flush(&s->fleet_state, &s->fleet.state, now, err, sizeof(err)) :
+		    fleetstate_save(&s->fleet_state, &s->fleet.state, now, err, sizeof(err));
+	if (e < 0 && (!s->save_failing || final))
+		sim_log(s, final ? MSG_LOG_ERROR : MSG_LOG_WARNING, "fleet state: %s%s", err,
+			final ? ": the nodes' latest changes are lost" : "; trying again");
+	if (e > 0 && s->save_failing)
+		sim_log(s, MSG_LOG_INFO, "fleet state: written to '%s' again", s->opt->fleet_state);
+	s->save_failing = e < 0;
+	return e < 0 ? e : 0;
+}
+
 /* Runs until a stopping signal (returns 0) or a failure that leaves no port to serve (returns 1). */
 static int loop(struct sim *s)
 {
@@ -400,6 +438,8 @@ static int loop(struct sim *s)
 		uint32_t poll_ms = CORE_POLL_IDLE;
 		bool link_up;
 
+		/* before the answers: the first change after a quiet period is in the file before its status leaves */
+		save_fleet(s, now, false);
 		while (!s->quit && sched_pop_due(&s->sched, now, &ev))
 			run_event(s, &ev);
 		if (now >= s->replug_at && replug(s) < 0)
@@ -424,6 +464,8 @@ static int loop(struct sim *s)
 			wake = min_u64(wake, now + poll_ms);
 		if (s->reset_pending)
 			wake = min_u64(wake, s->reset_at + RESET_DRAIN_MS);
+		if (s->opt->fleet_state)
+			wake = min_u64(wake, fleetstate_due(&s->fleet_state));
 		if (poll(fds, 2, sched_real_delay(&s->sched, wake)) < 0 && errno != EINTR) {
 			sim_log(s, MSG_LOG_ERROR, "poll: %s", strerror(errno));
 			return 1;
@@ -463,6 +505,85 @@ static int setup_signals(struct sim *s)
 	return 0;
 }
 
+/* The nodes' state of a previous run, over the fleet's. Returns 0, or the exit status after a message on stderr. */
+static int load_fleet_state(struct sim *s)
+{
+	struct fleetstate_loaded loaded;
+	char err[512];
+	int e = fleetstate_load(&s->scenario, s->opt->fleet_state, &loaded, err, sizeof(err));
+
+	if (e < 0) {
+		sim_fail(s, "fleet state '%s': %s%s", s->opt->fleet_state, err,
+			e == -EINVAL ? " (remove the file, or name another with --fleet-state, to start from the "
+				       "fleet's own state)" : "");
+		return e == -ENOMEM ? 1 : 2;
+	}
+	if (!loaded.found) {
+		sim_log(s, MSG_LOG_INFO, "fleet state: no '%s' yet: the nodes start as the fleet describes them",
+			s->opt->fleet_state);
+		return 0;
+	}
+	sim_log(s, MSG_LOG_INFO, "fleet state: %zu nodes restored from '%s'", loaded.restored, s->opt->fleet_state);
+	if (loaded.skipped > 0)
+		sim_log(s, MSG_LOG_WARNING, "fleet state '%s': %zu nodes of the file skipped (they keep the fleet's own "
+			"state, and the file forgets them at its next write): %s", s->opt->fleet_state, loaded.skipped,
+			loaded.skipped_text);
+	return 0;
+}
+
+/* The fleet of --cdb, --generate, --scenario or the built-in one, the state of --fleet-state over it, and its
+ * --export-cdb. Returns 0, or the exit status after a message on stderr. */
+static int load_fleet(struct sim *s)
+{
+	const struct sim_options *opt = s->opt;
+	json_t *doc = NULL;
+	char err[512];
+	int e;
+
+	if (opt->cdb) {
+		e = cdb_load_file(opt->cdb, &s->cdb, err, sizeof(err));
+		if (e == 0)
+			e = fleetdb_from_cdb(&s->scenario, s->cdb, opt->seed, opt->loss, err, sizeof(err));
+		if (e < 0) {
+			/* cdb_load_file() names the file, fleetdb_from_cdb() does not */
+			sim_fail(s, "CDB %s%s%s%s", s->cdb ? "'" : "", s->cdb ? opt->cdb : "",
+				s->cdb ? "': " : "", err);
+			return e == -ENOMEM ? 1 : 2;
+		}
+	} else if (opt->generate > 0) {
+		if ((e = fleetdb_generate(&s->scenario, opt->generate, opt->seed, opt->loss)) < 0) {
+			sim_fail(s, "cannot generate %u nodes: %s", opt->generate, strerror(-e));
+			return 1;
+		}
+	} else {
+		e = opt->scenario ? scenario_load_file(&s->scenario, opt->scenario, err, sizeof(err)) :
+				    scenario_load_builtin(&s->scenario, err, sizeof(err));
+		if (e < 0) {
+			sim_fail(s, "scenario '%s': %s",
+				opt->scenario ? opt->scenario : "(built-in)", err);
+			return 2;
+		}
+	}
+	if (opt->fleet_state && (e = load_fleet_state(s)) != 0)
+		return e;
+	if (!opt->export_cdb)
+		return 0;
+	/* the export must name the keys the nodes hold: learned keys get theirs now, from the seed */
+	fleetdb_fix_keys(&s->scenario, opt->seed);
+	e = fleetdb_export(&s->scenario, s->cdb, opt->seed, &doc);
+	if (e < 0)
+		snprintf(err, sizeof(err), "out of memory");
+	else
+		e = fleetdb_write(opt->export_cdb, doc, err, sizeof(err));
+	json_decref(doc);
+	if (e < 0) {
+		sim_fail(s, "--export-cdb: %s", err);
+		return 1;
+	}
+	sim_log(s, MSG_LOG_INFO, "the CDB of the %zu nodes is in '%s'", s->scenario.node_count, opt->export_cdb);
+	return 0;
+}
+
 int sim_run(const struct sim_options *opt)
 {
 	struct sim *s = calloc(1, sizeof(*s));
@@ -470,7 +591,7 @@ int sim_run(const struct sim_options *opt)
 	int rc = 1, e;
 
 	if (!s) {
-		fprintf(stderr, "meshfleet-sim: out of memory\n");
+		fprintf(stderr, "%smeshfleet-sim: out of memory\n", opt->syslog_prefix ? "<3>" : "");
 		return 1;
 	}
 	s->opt = opt;
@@ -480,28 +601,33 @@ int sim_run(const struct sim_options *opt)
 	pty_init(&s->pty, opt->link);
 	scenario_init(&s->scenario);
 	if (sched_init(&s->sched, opt->speed, EVENTS_MAX) < 0) {
-		fprintf(stderr, "meshfleet-sim: out of memory\n");
+		sim_fail(s, "out of memory");
 		goto cleanup;
 	}
-	e = opt->scenario ? scenario_load_file(&s->scenario, opt->scenario, err, sizeof(err)) :
-			    scenario_load_builtin(&s->scenario, err, sizeof(err));
-	if (e < 0) {
-		fprintf(stderr, "meshfleet-sim: scenario '%s': %s\n", opt->scenario ? opt->scenario : "(built-in)",
-			err);
-		rc = 2;
+	if ((rc = load_fleet(s)) != 0)
+		goto cleanup;
+	rc = 1;
+	if (opt->export_cdb && !opt->run && !opt->link) {
+		rc = 0;
 		goto cleanup;
 	}
 	e = flash_open(&s->flash, opt->slot_size, opt->slot_file, err, sizeof(err));
 	if (e < 0) {
-		fprintf(stderr, "meshfleet-sim: %s\n", err);
+		sim_fail(s, "%s", err);
 		rc = e == -EINVAL ? 2 : 1;
 		goto cleanup;
 	}
 	faults_init(&s->to_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 1);
 	faults_init(&s->from_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 2);
-	fleet_init(&s->fleet, &s->scenario, opt->seed);
+	if (fleet_init(&s->fleet, &s->scenario, opt->seed) < 0) {
+		sim_fail(s, "out of memory for %zu nodes", s->scenario.node_count);
+		goto cleanup;
+	}
+	fleet_set_log(&s->fleet, fleet_log_line, s);
+	/* the debounce is in real time (a write costs real I/O), so in virtual ms it scales with --speed */
+	fleetstate_init(&s->fleet_state, opt->fleet_state, (uint64_t)ceil(FLEETSTATE_INTERVAL_MS * opt->speed));
 	if ((e = setup_signals(s)) < 0) {
-		fprintf(stderr, "meshfleet-sim: signals: %s\n", strerror(-e));
+		sim_fail(s, "signals: %s", strerror(-e));
 		goto cleanup;
 	}
 	s->platform = (struct core_platform){
@@ -514,19 +640,23 @@ int sim_run(const struct sim_options *opt)
 	};
 	boot(s, MSG_RESET_POWER_ON);
 	sim_log(s, MSG_LOG_INFO, "%zu nodes%s, slot of %u bytes%s%s, speed %g, seed %llu", s->scenario.node_count,
-		opt->scenario ? "" : " (the built-in fleet)",
+		opt->cdb ? " (from the CDB)" : opt->generate ? " (generated)" : opt->scenario ? "" : " (the built-in fleet)",
 		opt->slot_size, opt->slot_file ? " in " : "", opt->slot_file ? opt->slot_file : "", opt->speed,
 		(unsigned long long)opt->seed);
 	if (replug(s) < 0)
 		goto cleanup;
 	rc = loop(s);
+	if (save_fleet(s, sched_now(&s->sched), true) < 0 && rc == 0)
+		rc = 1;
 
 cleanup:
 	pty_close(&s->pty);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	flash_close(&s->flash);
+	fleet_done(&s->fleet);
 	scenario_done(&s->scenario);
+	cdb_free(s->cdb);
 	sched_done(&s->sched);
 	free(s);
 	return rc;

@@ -18,12 +18,18 @@
 #define SIM_UNPLUG_MS_DEFAULT 1000
 
 struct sim_options {
-	const char *scenario;           /* NULL: the built-in fleet */
+	const char *scenario;           /* NULL: the built-in fleet (or @cdb, or @generate) */
+	const char *cdb;                /* --cdb: the fleet of a Mesh Configuration Database file */
+	unsigned generate;              /* --generate: a generated fleet of this many nodes; 0: none */
+	double loss;                    /* loss rate of every node of a --cdb or --generate fleet */
+	const char *export_cdb;         /* --export-cdb: write the fleet's CDB here */
+	bool run;                       /* run after --export-cdb (else it exits once written) */
 	const char *link;               /* symlink to the pty, or NULL */
 	double speed;                   /* virtual time per real time, > 0 */
 	uint64_t seed;
 	uint32_t slot_size;             /* a multiple of the flash page size */
 	const char *slot_file;          /* NULL: the slot is in memory */
+	const char *fleet_state;        /* --fleet-state: the nodes' state, loaded and saved; NULL: in memory */
 	double corrupt;                 /* per byte, both directions */
 	double drop;
 	double dup;
@@ -41,7 +47,9 @@ struct sim_options {
 };
 
 /* Runs the simulator until SIGTERM, SIGINT or SIGHUP. Returns the exit status: 0, 1 (it could not run: no pty,
- * out of memory) or 2 (a bad scenario or slot file, reported on stderr). */
+ * out of memory, the CDB export or the fleet state could not be written) or 2 (a bad scenario, CDB, slot or fleet
+ * state file, reported on stderr).
+ * With @export_cdb and neither @run nor @link, it returns 0 once the file is written. */
 int sim_run(const struct sim_options *opt);
 
 #endif

@@ -5,9 +5,9 @@
  * Each round measures, one after the other:
  *   raw one-way   - 400 KiB written to a fresh pty pair (raw mode both sides) and read back on the other side, one
  *                   thread, poll(): the most the pty can move.
- *   raw windowed  - the same 400 KiB as 1 KiB chunks with 8 in flight, each answered with 4 bytes by a trivial
- *                   peer process on the other side: the protocol's window and chunk size with no protocol work,
- *                   the fairer ceiling for a windowed protocol.
+ *   raw windowed  - the same 400 KiB as 1 KiB chunks with the simulator's window in flight, each answered with 4
+ *                   bytes by a trivial peer process on the other side: the protocol's window and chunk size with
+ *                   no protocol work, the fairer ceiling for a windowed protocol.
  *   upload        - dongle_upload_start() of a fresh random 400 KiB image through the daemon's dongle client and
  *                   link (daemon/libmeshfleetd.a) to meshfleet-sim: SLOT_INFO, SLOT_BEGIN, the SLOT_WRITEs,
  *                   SLOT_COMMIT. Wall time, the process's CPU time (getrusage, user + sys: the daemon side only;
@@ -45,12 +45,12 @@
 
 #define GOAL_RATIO 0.80
 #define RAW_CHUNK 1024          /* the SLOT_WRITE data of one frame (link_slot_chunk() with the simulator) */
-#define RAW_WINDOW 8            /* the simulator's request_window (CORE_REQUEST_WINDOW) */
 #define RAW_ACK 4
 #define WAIT_MS 30000           /* bound of every wait; not a timing assertion */
 #define MAX_ROUNDS 99
 
 static size_t image_size = 400 * 1024;
+static size_t raw_window;       /* the simulator's request_window (HELLO), set once the link is up */
 
 static double now_s(void)
 {
@@ -205,7 +205,7 @@ static void echo_peer(int m, size_t size)
 	_exit(0);
 }
 
-/* @size bytes (a multiple of RAW_CHUNK) as chunks, RAW_WINDOW in flight, each acknowledged by the peer. */
+/* @size bytes (a multiple of RAW_CHUNK) as chunks, raw_window in flight, each acknowledged by the peer. */
 static double raw_windowed(size_t size)
 {
 	static uint8_t out[RAW_CHUNK], in[256];
@@ -226,7 +226,7 @@ static double raw_windowed(size_t size)
 	close(m);
 	t = now_s();
 	while (acks < chunks) {
-		bool can_send = sent < chunks && sent - acks < RAW_WINDOW;
+		bool can_send = sent < chunks && sent - acks < raw_window;
 		struct pollfd p = { .fd = s, .events = POLLIN | (can_send ? POLLOUT : 0) };
 
 		if (poll(&p, 1, WAIT_MS) <= 0)
@@ -467,9 +467,10 @@ int main(int argc, char **argv)
 	if (!image)
 		die("out of memory");
 
-	printf("upload-bench: %zu KiB, %d round%s; window %u, chunk %u bytes (link); raw windowed: %d x %d bytes, "
+	raw_window = link_window(dongle_link(d));
+	printf("upload-bench: %zu KiB, %d round%s; window %u, chunk %u bytes (link); raw windowed: %zu x %d bytes, "
 	       "%d-byte answers\n", image_size / 1024, rounds, rounds == 1 ? "" : "s", link_window(dongle_link(d)),
-	       link_slot_chunk(dongle_link(d)), RAW_WINDOW, RAW_CHUNK, RAW_ACK);
+	       link_slot_chunk(dongle_link(d)), raw_window, RAW_CHUNK, RAW_ACK);
 	mb = (double)image_size / 1e6;
 	for (int r = 0; r < rounds; r++) {
 		const struct link_counters *lc = link_counters(dongle_link(d));

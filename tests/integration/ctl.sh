@@ -51,7 +51,8 @@ missing="$MF_TMP/no-such-tty"
 ctl dongle probe "$missing"
 is "$RC" 1 "missing path: exit 1"
 like "$OUT" "^$(re_quote "$missing")  -  -  -> port_missing: .*does not exist" "missing path: port_missing diagnosis"
-unlike "$OUT" 'Retrying' "missing path: a probe does not claim to retry"
+unlike "$OUT" 'Retrying|retries' "missing path: a probe does not claim to retry"
+like "$OUT" 'Is the dongle plugged in\?' "missing path: the message says what to try next"
 clean_stderr "missing path"
 
 ctl --json dongle probe "$missing"
@@ -61,6 +62,39 @@ json_is 'length' 1 "missing path --json: one entry"
 json_is '.[0].path' "$missing" "missing path --json: path"
 json_is '.[0].meshfleet' false "missing path --json: not a meshfleet dongle"
 json_is '.[0].diagnosis.code' port_missing "missing path --json: diagnosis code"
+
+# --- a path the user may not open, and one behind a directory closed to it ---
+# Root ignores file modes, so as root the probe runs as nobody (setpriv drops the user, its groups and with them
+# the capabilities that bypass modes); as another user the file is simply closed to it.
+pdir="$MF_TMP/perm"
+mkdir -m 755 "$pdir" && mkdir -m 000 "$pdir/closed"
+: >"$pdir/locked-tty"
+getent group dialout >/dev/null 2>&1 && chgrp dialout "$pdir/locked-tty" 2>/dev/null    # as a serial port is
+chmod 0060 "$pdir/locked-tty"
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+	chmod 711 "$MF_TMP"        # nobody may pass through to $pdir, and read nothing on the way
+	command -v setpriv >/dev/null 2>&1 && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+fi
+if [ "$(id -u)" = 0 ] && [ ${#as_user[@]} = 0 ]; then
+	skip "permission: probe of a path the user may not open" \
+		"running as root, which ignores file modes, and setpriv (util-linux) is missing to drop privileges"
+elif [ ${#as_user[@]} -gt 0 ] && ! "${as_user[@]}" test -x "$MESHFLEETCTL"; then
+	skip "permission: probe of a path the user may not open" \
+		"running as root, which ignores file modes, and user nobody cannot run $MESHFLEETCTL (a closed build directory)"
+else
+	err_file="$MF_TMP/ctl.err"
+	OUT=$(timeout 30 "${as_user[@]}" "$MESHFLEETCTL" dongle probe "$pdir/locked-tty" "$pdir/closed/tty" 2>"$err_file")
+	RC=$?
+	ERR=$(cat "$err_file")
+	is "$RC" 1 "permission: exit 1"
+	like "$OUT" "^$(re_quote "$pdir/locked-tty")  -  -  -> permission_denied: permission denied: user '[^']+' may not open .*\(----rw---- [^)]+\)\. Add the user to the group that owns it: \`sudo usermod -aG " \
+		"permission: permission_denied, with the mode, the group and the command that fixes it"
+	like "$OUT" $'\n'"$(re_quote "$pdir/closed/tty")  -  -  -> permission_denied: .*may not reach .*a directory on the way is closed to it\)\. Fix the directory's permissions" \
+		"permission: a closed directory on the way is named as the cause"
+	unlike "$OUT" 'Retrying|retries' "permission: a probe does not claim to retry"
+	clean_stderr "permission"
+fi
 
 # --- meshfleet-sim on a pseudo-terminal, through its symlink ---
 link="$MF_TMP/sim"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # GET /api/v1/dongle and /api/v1/dongle/log, and the health's dongle state: without a dongle, and with a port
-# that does not exist (the link keeps retrying and the API names the cause and the next step).
+# that does not exist (the link keeps retrying and the API names the cause and the next step); dongle = sim, where
+# the link waits for meshfleet-sim's "pty:" line (no "port missing" while it starts), and a simulator that exits
+# before it is ready.
 . "$(dirname "$0")/lib.sh"
 
 if start_daemon; then
@@ -27,6 +29,7 @@ if start_daemon --dongle "$missing"; then
 	json_is '.port' "$missing" "missing port: port"
 	json_is '.diagnosis.code' port_missing "missing port: diagnosis code port_missing"
 	like "$(jq -r '.diagnosis.message' <<<"$BODY")" 'does not exist.*plugged in' "missing port: the message says why and what to try"
+	like "$(jq -r '.diagnosis.message' <<<"$BODY")" ' Retrying in [0-9.]+ s\.$' "missing port: and when the link tries again"
 	like "$(jq -r '.state' <<<"$BODY")" '^(backoff|stopped|handshake)$' "missing port: the link waits to retry"
 	req GET /api/v1/health
 	json_is '.dongle.spec' "$missing" "missing port: health names the spec"
@@ -53,6 +56,10 @@ if start_daemon --dongle sim; then
 		sleep 0.05
 	done
 	is "$state" up "sim: the link comes up"
+	log=$(cat "$DAEMON_LOG")
+	like "$log" "dongle sim: meshfleet-sim's pseudo-terminal /dev/[^ ]+ is ready" "sim: the daemon read the simulator's \"pty:\" line"
+	unlike "$log" 'dongle: port missing' \
+		"sim: no warning about a missing port while the simulator starts (the link waits for it)"
 	like "$(jq -r '.firmware.features | join(",")' <<<"$BODY")" simulated "sim: HELLO says the dongle is simulated"
 	json_is '.port' "$STATE/dongle-sim" "sim: the link opens the simulator's symlink in the state directory"
 	req GET /api/v1/health
@@ -71,6 +78,28 @@ if start_daemon --dongle sim; then
 		sleep 0.05
 	done
 	is "$gone" yes "sim: meshfleet-sim is gone after meshfleetd stopped"
+fi
+
+# --- a simulator that exits before its port is ready: the log says so, the API shows why the link is not up ---
+bad="$MF_TMP/bad-scenario.json"
+printf '{"nodes": [{"address": "not a number"}]}\n' >"$bad"
+if start_daemon --dongle "sim:$bad"; then
+	wait_for_log 'meshfleet-sim exited .* before its pseudo-terminal was ready'
+	ok $? "exited sim: the daemon says the simulator exited before it was ready"
+	like "$(cat "$DAEMON_LOG")" 'before its pseudo-terminal was ready: its messages are above.*restart meshfleetd' \
+		"exited sim: and what to do"
+	like "$(cat "$DAEMON_LOG")" "meshfleet-sim: scenario '$(re_quote "$bad")': " "exited sim: the simulator's own message is in the log"
+	code=""
+	for _ in $(seq 400); do     # readiness wait, bounded (20 s)
+		req GET /api/v1/dongle
+		code=$(jq -r '.diagnosis.code // empty' <<<"$BODY")
+		[ -n "$code" ] && break
+		sleep 0.05
+	done
+	is "$code" port_missing "exited sim: GET /api/v1/dongle says the port is missing"
+	like "$(jq -r '.diagnosis.message' <<<"$BODY")" 'meshfleet-sim is unplugged or has stopped' \
+		"exited sim: and that the simulator has stopped"
+	stop_daemon_ok "exited sim"
 fi
 
 done_testing

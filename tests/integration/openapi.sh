@@ -53,9 +53,14 @@ json_is '.openapi | startswith("3.1")' true "openapi is 3.1.x"
 json_is '.info.version' "$version" "info.version is the package version"
 json_is '.components.schemas.Error.properties.error.required | sort' '["code","message"]' \
 	"the Error schema requires code and message"
-json_is '.components.schemas.Error.properties.error.properties.code.enum | sort' \
-	'["conflict","database_unavailable","internal_error","invalid_address","invalid_field","invalid_json","invalid_parameter","method_not_allowed","missing_field","not_found","payload_too_large","shutting_down","unknown_field","unknown_parameter","unsupported_media_type"]' \
-	"the Error schema lists exactly the contract's error codes"
+# Every error code the daemon's sources can answer with, and no other, is in the Error schema.
+codes=$( (grep -ohzE 'http_reply_error\([^,]+,[[:space:]]*[0-9]+,[[:space:]]*"[a-z_]+"' "$MF_SRCDIR"/daemon/*.c |
+	tr '\0' '\n' | grep -oE '"[a-z_]+"$'
+	grep -ohE 'input_fail\([a-z]+, "[a-z_]+"' "$MF_SRCDIR"/daemon/*.c | grep -oE '"[a-z_]+"') |
+	tr -d '"' | sort -u | jq -R . | jq -cs .)
+like "$codes" '"internal_error"' "the sources' error codes are found"
+json_is '.components.schemas.Error.properties.error.properties.code.enum | sort' "$codes" \
+	"the Error schema lists exactly the error codes of the sources"
 cmp -s <(jq -S . "$doc") <(jq -S . "$MF_SRCDIR/daemon/openapi.json")
 ok $? "the served document is daemon/openapi.json"
 

@@ -235,6 +235,19 @@ static void execute(struct fake_dongle *f, const struct frame_header *h, const u
 			slot_write_answer(f, h, MSG_STATUS_SLOT_OFFSET);
 		} else if ((uint64_t)rq.u.slot_write.offset + rq.u.slot_write.len > f->slot_image_size) {
 			slot_write_answer(f, h, MSG_STATUS_BAD_PARAM);
+		} else if (f->flash_failures > 0 && f->flash_fail_at >= rq.u.slot_write.offset &&
+			   f->flash_fail_at - rq.u.slot_write.offset < rq.u.slot_write.len) {
+			/* Half programmed: the page holds garbage up to the end of this write, and the dongle starts it
+			 * again. A host that wrote on from anywhere else would fail the SHA-256 at commit. */
+			uint32_t page = rq.u.slot_write.offset - rq.u.slot_write.offset % FAKE_PAGE_SIZE;
+
+			f->flash_failures--;
+			f->flash_errors++;
+			memset(f->slot + page, 0xa5, rq.u.slot_write.offset + rq.u.slot_write.len - page);
+			f->slot_written = page;
+			if (f->flash_fail_mute)
+				f->drop_responses++;
+			slot_write_answer(f, h, MSG_STATUS_FLASH_ERROR);
 		} else {
 			memcpy(f->slot + f->slot_written, rq.u.slot_write.data, rq.u.slot_write.len);
 			f->slot_written += rq.u.slot_write.len;

@@ -21,6 +21,7 @@
 
 #define FAKE_CACHE 32
 #define FAKE_OUT_CAP (256 * 1024)
+#define FAKE_PAGE_SIZE 4096     /* the slot's erase unit, as on the nRF52840 */
 
 enum fake_mode {
 	FAKE_MESHFLEET,         /* the real thing */
@@ -70,6 +71,11 @@ struct fake_dongle {
 	bool ignore_requests;           /* answer HELLO only */
 	bool garbage_between;           /* a burst of non-zero garbage before each frame */
 	bool corrupt_slot;              /* flip a bit of the slot's first byte at the next write (flash gone bad) */
+	uint32_t flash_failures;        /* the next N SLOT_WRITEs over offset flash_fail_at fail as in the core
+					 * (slot.c): FLASH_ERROR, bytes_written back to the start of the page, which
+					 * is left garbled ... */
+	uint32_t flash_fail_at;
+	bool flash_fail_mute;           /* ... and their answers are lost (cached, never sent) */
 	uint32_t garbage_bursts;
 
 	/* nRF5 serial bearer state */
@@ -117,6 +123,7 @@ struct fake_dongle {
 	uint32_t bad_frames_in;
 	uint32_t executed[256];         /* per type: requests executed (not answered from the cache) */
 	uint32_t slot_begins;
+	uint32_t flash_errors;          /* SLOT_WRITEs answered FLASH_ERROR */
 	uint64_t slot_bytes_received;   /* SLOT_WRITE data accepted */
 	uint32_t responses_sent;
 	uint32_t max_id_seen;

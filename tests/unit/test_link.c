@@ -1,7 +1,8 @@
 /* Unit tests for daemon/transport.c, daemon/link.c and daemon/dongle.c against a fake dongle on a pseudo-terminal
  * (tests/unit/fake_dongle.c), all on one uv loop: handshake, requests, the window, retransmission answered from the
  * duplicate cache, BUSY, requests that run out of retransmissions, byte faults both ways, garbage between frames,
- * unplug and re-plug, event gaps and restarts, every diagnosis, and an image upload that survives an unplug.
+ * unplug and re-plug, event gaps and restarts, every diagnosis, an image upload that survives an unplug, and one
+ * that goes back after a flash error.
  *
  * Time comes from the loop: run_until() turns it until a condition holds, with a bound on loop time.
  */
@@ -729,6 +730,8 @@ static void diag_with_fake(const char *name, const struct fake_dongle_options *f
 	is_str(link_diag_code_to_string(d.code), link_diag_code_to_string(code), "%s: diagnosis", name);
 	has_str(d.message, needle1, "%s: message names the cause", name);
 	has_str(d.message, needle2, "%s: message says what to do", name);
+	ok(!strstr(d.message, "Retrying") && !strstr(d.message, "retries"), "%s: one attempt: no promise of a retry",
+	   name);
 	printf("#   %s\n", d.message);
 	if (ret_fake_copy) {
 		ret_fake_copy->raw_in_len = f.raw_in_len;
@@ -774,6 +777,7 @@ static void test_diagnoses(void)
 	has_str(d.message, path, "missing: names the path");
 	has_str(d.message, "meshfleetctl dongle probe", "missing: says how to find the port");
 	is_int(d.error, -ENOENT, "missing: -ENOENT");
+	ok(!strstr(d.message, "Retrying"), "missing: one attempt: no promise of a retry");
 
 	/* not a serial port */
 	path_in_dir(path, sizeof(path), "plain-file");
@@ -807,6 +811,7 @@ static void test_diagnoses(void)
 		has_str(d.message, want_group, "permission: names the group and the command");
 		has_str(d.message, "----rw----", "permission: shows the mode");
 		is_int(d.error, -EACCES, "permission: -EACCES");
+		ok(!strstr(d.message, "Retrying"), "permission: one attempt: no promise of a retry");
 	}
 
 	/* busy: this process holds the port's lock */
@@ -819,6 +824,8 @@ static void test_diagnoses(void)
 		is_str(link_diag_code_to_string(d.code), "port_busy", "busy: port_busy");
 		snprintf(pidtext, sizeof(pidtext), "pid %ld (", (long)getpid());
 		has_str(d.message, pidtext, "busy: names the process that holds it");
+		ok(!strstr(d.message, "Retrying") && !strstr(d.message, "retries"),
+		   "busy: one attempt: no promise of a retry");
 		if (fd >= 0)
 			close(fd);
 		close_fake(&f);
@@ -871,6 +878,42 @@ static void test_diagnoses(void)
 		       "recognises Echo Rsp");
 		ok(link_nrf5_signature(noise, sizeof(noise)) == NULL, "near misses are not nRF5");
 	}
+}
+
+/* A diagnosis says whether the link tries again, and when: the first failures of a link that retries end with
+ * "Retrying in N s." (its backoff), the last of max_attempts with "Gave up after N attempts.". */
+static bool backoffs_reach_2(void *ctx)
+{
+	return ((struct watch *)ctx)->n_backoff >= 2;
+}
+
+static void test_retry_wording(void)
+{
+	struct link_diagnosis d;
+	struct link_options o;
+	struct watch w;
+	char path[128];
+	struct link *l;
+
+	path_in_dir(path, sizeof(path), "no-such-tty");
+	o = test_options(path);
+	l = new_link(&o, &w);
+	link_start(l);
+	ok(run_until(backoffs_reach_2, &w, 2000), "retrying: the link keeps trying");
+	is_str(link_diag_code_to_string(w.diag.code), "port_missing", "retrying: port_missing");
+	has_str(w.diag.message, "plugged in? ", "retrying: the cause and the next step come first");
+	has_str(w.diag.message, "stopped (its messages are in the log). Retrying in 0.04 s.",
+		"retrying: then when the link tries again (the second backoff)");
+	stop_link(l);
+
+	o.max_attempts = 3;
+	l = new_link(&o, &w);
+	link_start(l);
+	ok(run_until(is_failed, &w, 2000), "max_attempts 3: the link gives up");
+	d = *link_diagnosis(l);
+	has_str(d.message, "in the log). Gave up after 3 attempts.", "max_attempts 3: the last diagnosis says so");
+	ok(!strstr(d.message, "Retrying"), "max_attempts 3: and promises no retry");
+	stop_link(l);
 }
 
 /* --- the typed client and the upload --- */
@@ -1047,6 +1090,92 @@ static void test_upload(void)
 	free(image);
 }
 
+/* The dongle's flash fails a write: it answers FLASH_ERROR and starts that page again, behind what it had already
+ * acknowledged (slot.c, write_failed()). The upload must go back with it and end with the SHA-256 checked at commit;
+ * the fake garbles the page, so writing on from anywhere else fails that check. Then the same with the FLASH_ERROR
+ * answer lost, and with flash that keeps failing. */
+static void test_upload_flash_error(void)
+{
+	struct fake_dongle_options fo = { .mode = FAKE_MESHFLEET };
+	struct dongle_callbacks cb = { .state = on_dongle_state };
+	struct dongle_options dopt = { 0 };
+	struct dongle_watch dw = { 0 };
+	struct upload_result u = { 0 };
+	const struct dongle_upload_progress *p;
+	uint8_t want[32], got[32];
+	unsigned int len;
+	size_t size = 64 * 1024;
+	uint8_t *image = malloc(size);
+	struct fake_dongle f;
+	struct dongle *d = NULL;
+	char path[128];
+	bool closed = false;
+
+	for (size_t i = 0; i < size; i++)
+		image[i] = (uint8_t)(i * 2246822519u >> 11);
+	path_in_dir(path, sizeof(path), "dongle-flash");
+	ok(fake_dongle_init(&f, &loop, path, &fo) == 0, "fake dongle");
+	dopt.link = test_options(path);
+	dopt.upload_max_flash_errors = 3;
+	cb.userdata = &dw;
+	is_int(dongle_new(&loop, &dopt, &cb, &d), 0, "dongle client");
+	is_int(dongle_start(d), 0, "dongle starts");
+	ok(run_until(dongle_is_up, &dw, 2000), "up");
+
+	/* the write at 10 KiB fails: the dongle goes back to the page at 8 KiB */
+	f.flash_failures = 1;
+	f.flash_fail_at = 10 * 1024 + 100;
+	EVP_Digest(image, size, want, &len, EVP_sha256(), NULL);
+	is_int(dongle_upload_start(d, image, size, on_upload_done, &u), 0, "an upload onto flash that fails once");
+	ok(run_until(upload_done, &u, 10000), "ends");
+	is_int(u.error, 0, "successfully: %s", u.message);
+	p = dongle_upload_progress(d);
+	is_int(f.flash_errors, 1, "the dongle answered FLASH_ERROR once");
+	is_int(p->flash_errors, 1, "the upload counted it");
+	ok(p->rewinds >= 1, "and went back (%u rewinds)", p->rewinds);
+	is_int(f.slot_begins, 1, "without starting over");
+	is_int(f.slot_state, MSG_SLOT_COMMITTED, "the dongle committed the slot: its SHA-256 matched");
+	EVP_Digest(f.slot, size, got, &len, EVP_sha256(), NULL);
+	ok(memcmp(got, want, sizeof(want)) == 0, "the slot holds the image");
+
+	/* the FLASH_ERROR answer is lost: the refusals of the writes behind it say where the dongle went */
+	image[0] ^= 0x80;
+	EVP_Digest(image, size, want, &len, EVP_sha256(), NULL);
+	memset(&u, 0, sizeof(u));
+	f.flash_failures = 1;
+	f.flash_fail_at = 30 * 1024 + 100;
+	f.flash_fail_mute = true;
+	is_int(dongle_upload_start(d, image, size, on_upload_done, &u), 0,
+	       "an upload whose FLASH_ERROR answer is lost");
+	ok(run_until(upload_done, &u, 10000), "ends");
+	is_int(u.error, 0, "successfully: %s", u.message);
+	is_int(f.flash_errors, 2, "the dongle answered FLASH_ERROR again");
+	ok(p->rewinds >= 1 && p->rewinds <= 2, "went back to the page, without a loop of refusals (%u rewinds)",
+	   p->rewinds);
+	is_int(f.slot_state, MSG_SLOT_COMMITTED, "the slot is committed");
+	EVP_Digest(f.slot, size, got, &len, EVP_sha256(), NULL);
+	ok(memcmp(got, want, sizeof(want)) == 0, "the slot holds the image");
+	f.flash_fail_mute = false;
+
+	/* flash that fails every time: the upload gives up after upload_max_flash_errors */
+	image[0] ^= 0x80;
+	memset(&u, 0, sizeof(u));
+	f.flash_failures = 100;
+	f.flash_fail_at = 5 * 1024;
+	is_int(dongle_upload_start(d, image, size, on_upload_done, &u), 0, "an upload onto flash that always fails");
+	ok(run_until(upload_done, &u, 10000), "ends");
+	is_int(u.error, -EIO, "with -EIO");
+	has_str(u.message, "Replace the dongle", "saying what to do");
+	is_int(dongle_upload_progress(d)->flash_errors, 4, "after the fourth failure (the limit is 3)");
+	f.flash_failures = 0;
+
+	dongle_stop(d, on_dongle_closed, &closed);
+	ok(run_until(flag_set, &closed, 2000), "dongle stops");
+	dongle_free(d);
+	close_fake(&f);
+	free(image);
+}
+
 static void test_transport(void)
 {
 	struct transport_port_info ports[8];
@@ -1147,7 +1276,9 @@ int main(void)
 	test_unplug();
 	test_events();
 	test_diagnoses();
+	test_retry_wording();
 	test_upload();
+	test_upload_flash_error();
 
 	uv_close((uv_handle_t *)&guard, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -1156,7 +1287,7 @@ int main(void)
 		static const char *const names[] = { "plain-file", "locked-tty", "dongle-basic", "dongle-retransmit",
 			"dongle-faults", "dongle-garbage", "dongle-unplug", "dongle-events", "dongle-busy", "dongle-silent",
 			"dongle-nrf5", "dongle-nrf5-started", "dongle-garbage-only", "dongle-v2", "dongle-b2",
-			"dongle-upload" };
+			"dongle-upload", "dongle-flash" };
 		char p[128];
 
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

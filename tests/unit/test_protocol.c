@@ -101,6 +101,59 @@ static void test_crc32c(void)
 	is_int(crc32c(0, buf, sizeof(buf)), 0x46DD794E, "bytes 0..31 (RFC 3720 B.4)");
 }
 
+/* The CRC one bit at a time, straight from the definition: the reference for the table-driven crc32c(). */
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t len)
+{
+	uint32_t crc = 0xFFFFFFFF;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ (crc & 1 ? 0x82F63B78u : 0);
+	}
+	return ~crc;
+}
+
+/* Every byte value at every position of a block of eight, from every alignment, meets every entry of every
+ * slicing table; random data of every length up to a few blocks covers the byte-wise head and tail. */
+static void test_crc32c_tables(void)
+{
+	uint8_t buf[8 + 300];
+	uint32_t rng = 12345, got = 0, want = 0;
+	size_t mismatches = 0, at_len = 0;
+
+	for (size_t align = 0; align < 8; align++) {
+		for (size_t pos = 0; pos < 16; pos++) {
+			for (unsigned v = 0; v < 256; v++) {
+				uint8_t *p = buf + align;
+
+				memset(buf, 0, sizeof(buf));
+				p[pos] = (uint8_t)v;
+				if (crc32c(0, p, 24) != crc32c_bitwise(p, 24) && mismatches++ == 0) {
+					got = crc32c(0, p, 24);
+					want = crc32c_bitwise(p, 24);
+					at_len = 24;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		rng = rng * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(rng >> 16);
+	}
+	for (size_t align = 0; align < 8; align++) {
+		for (size_t len = 0; len + align <= sizeof(buf); len++) {
+			if (crc32c(0, buf + align, len) != crc32c_bitwise(buf + align, len) && mismatches++ == 0) {
+				got = crc32c(0, buf + align, len);
+				want = crc32c_bitwise(buf + align, len);
+				at_len = len;
+			}
+		}
+	}
+	is_int(mismatches, 0, "table-driven CRC-32C equals the bit-at-a-time CRC (first mismatch: %zu bytes, 0x%08x "
+	       "instead of 0x%08x)", at_len, got, want);
+}
+
 /* ---------------------------------------------------------------- COBS */
 
 static void test_cobs_known(void)
@@ -1309,6 +1362,7 @@ static void test_nrf5(void)
 int main(void)
 {
 	test_crc32c();
+	test_crc32c_tables();
 	test_cobs_known();
 	test_cobs_roundtrip();
 	test_cobs_errors();

@@ -52,6 +52,72 @@ static void test_good(void)
 	is_int(s.node_count, 0, "scenario_done() empties it");
 }
 
+/* The fields of a provisioned node: keys, composition, bindings, subscriptions; and their defaults. */
+static const char KEYED[] =
+	"{ \"net_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" },"
+	"                { \"index\": 2, \"key\": \"0f0e0d0c0b0a09080706050403020100\" } ],"
+	"  \"app_keys\": [ { \"index\": 0, \"key\": \"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\" },"
+	"                { \"index\": 5, \"key\": \"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf\", \"net_key\": 2 } ],"
+	"  \"nodes\": ["
+	"  { \"address\": 1, \"uuid\": \"00112233445566778899aabbccddeeff\", \"fwid\": \"5900\","
+	"    \"device_key\": \"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf\", \"crpl\": \"0x0010\", \"features\": 8,"
+	"    \"net_keys\": [ 0, 2 ], \"app_keys\": [ 5 ],"
+	"    \"composition\": [ { \"location\": \"0x0100\", \"models\": [ 0, \"0x1402\", \"0x1400\", \"0x00590001\" ] },"
+	"                     { \"models\": [ \"0x1000\" ] } ],"
+	"    \"bindings\": [ { \"model\": \"0x1402\", \"app_key\": 5 }, { \"element\": 1, \"model\": 4096, \"app_key\": 5 } ],"
+	"    \"subscriptions\": [ { \"model\": \"0x1402\", \"address\": \"0xC000\" },"
+	"                       { \"model\": \"0x00590001\", \"address\": \"0xFF01\" } ] },"
+	"  { \"address\": 9, \"uuid\": \"00112233445566778899aabbccddee00\", \"fwid\": \"5900\", \"dfu\": false,"
+	"    \"elements\": 2 } ] }";
+
+static void test_node_state(void)
+{
+	struct scenario s;
+	char err[256] = "";
+	const struct scenario_node *n;
+	uint8_t derived[16];
+
+	scenario_init(&s);
+	is_int(scenario_load_string(&s, KEYED, err, sizeof(err)), 0, "a scenario with keys and node state loads: %s",
+	       err);
+	ok(!s.learn_keys && s.n_net_keys == 2 && s.n_app_keys == 2 && s.app_keys[1].net_index == 2 &&
+	   s.app_keys[0].net_index == 0, "network and application keys, bound to their network keys");
+	n = &s.nodes[0];
+	ok(n->device_key[0] == 0xd0 && n->device_key[15] == 0xdf, "device_key");
+	ok(n->crpl == 0x10 && n->features == 8, "crpl, features");
+	ok(n->n_net_keys == 2 && n->net_keys[1].index == 2 && n->net_keys[1].key[0] == 0x0f, "net_keys: by index, with "
+	   "their values");
+	ok(n->n_app_keys == 1 && n->app_keys[0].index == 5 && n->app_keys[0].key[0] == 0xb0 &&
+	   n->app_keys[0].net_index == 2, "app_keys");
+	ok(n->elements == 2 && n->n_models == 5 && n->locations[0] == 0x0100 && n->locations[1] == 0,
+	   "composition: 2 elements (so \"elements\" is not needed), 5 models, locations");
+	ok(n->models[3].vendor && n->models[3].id == 0x00590001 && n->models[4].element == 1, "... a vendor model, "
+	   "a model on the second element");
+	ok(scenario_node_dfu_capable(n), "... DFU capable");
+	ok(n->models[1].n_bindings == 1 && n->models[1].bindings[0] == 5 && n->models[4].n_bindings == 1 &&
+	   n->models[0].n_bindings == 0 && n->models[2].n_bindings == 0, "bindings as given, nothing else bound");
+	ok(n->models[1].n_subscriptions == 1 && n->models[1].subscriptions[0] == 0xC000 &&
+	   n->models[3].subscriptions[0] == 0xFF01, "subscriptions, a fixed group address too");
+	is_int(scenario_composition_size(n), 10 + 2 * 4 + 3 * 2 + 4 + 2, "the size of its Composition Data page 0");
+
+	n = &s.nodes[1];
+	scenario_default_device_key(n->uuid, derived);
+	ok(memcmp(n->device_key, derived, 16) == 0 && n->crpl == SCENARIO_CRPL_DEFAULT &&
+	   n->features == SCENARIO_FEATURES_DEFAULT, "defaults: device key from the UUID, CRPL, features");
+	ok(n->n_net_keys == 1 && n->net_keys[0].index == 0 && n->n_app_keys == 1 && n->app_keys[0].index == 0,
+	   "defaults: the first network key, the application keys bound to it");
+	ok(!scenario_node_dfu_capable(n) && n->n_models == 4, "\"dfu\": false: Config, Health, OnOff + OnOff");
+	ok(n->models[0].n_bindings == 0 && n->models[1].n_bindings == 1 && n->models[3].n_bindings == 1 &&
+	   n->models[3].element == 1, "default bindings: every model but the Configuration Server");
+	scenario_done(&s);
+
+	is_int(scenario_load_builtin(&s, err, sizeof(err)), 0, "the built-in fleet");
+	ok(s.learn_keys && s.n_net_keys == 1 && s.n_app_keys == 1, "... names no keys: learned, index 0 each");
+	ok(scenario_node_dfu_capable(&s.nodes[0]) && s.nodes[0].models[3].id == MA_MODEL_DFU_SRV &&
+	   s.nodes[0].models[3].n_bindings == 1, "... its nodes: DFU capable, the Firmware Update Server bound");
+	scenario_done(&s);
+}
+
 static void test_example(void)
 {
 	struct scenario s;
@@ -153,6 +219,90 @@ static void test_bad(void)
 		" { \"address\": 9, \"uuid\": \"00112233445566778899AABBCCDDEEFF\", \"fwid\": \"5900\" } ] }",
 		"$.nodes[1].uuid: the same UUID as $.nodes[0]");
 	refused("{ \"nodes\": [], \"nodes\": [] }", "line 1");
+
+	/* keys */
+#define KEYS "\"net_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" } ], " \
+	     "\"app_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" } ]"
+	refused("{ \"nodes\": [], \"net_keys\": [] }", "$.net_keys: must be an array of 1 to 8 keys");
+	refused("{ \"nodes\": [], \"app_keys\": [] }", "$.app_keys: needs \"net_keys\"");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 0 } ] }", "$.net_keys[0]: \"key\" is missing");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 4096, \"key\": \"00\" } ] }",
+		"$.net_keys[0].index: must be from 0 to 4095");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 0, \"key\": \"0011\" } ] }",
+		"$.net_keys[0].key: must be 16 bytes");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" }, "
+		"{ \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" } ] }", "$.net_keys[1].index: index 0 is "
+		"used twice");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\" } ],"
+		" \"app_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\", \"net_key\": 5 } ] }",
+		"$.app_keys[0].net_key: the scenario has no network key 5");
+	refused("{ \"nodes\": [], \"net_keys\": [ { \"index\": 0, \"key\": \"00112233445566778899aabbccddeeff\", "
+		"\"phase\": 0 } ] }", "$.net_keys[0].phase: unknown field (known: index, key)");
+
+	/* node state */
+	refused(NODE(", \"device_key\": \"0011\""), "$.nodes[0].device_key: must be 16 bytes");
+	refused(NODE(", \"features\": 16"), "$.nodes[0].features: must be from 0x0000 to 0x000f, got 16");
+	refused(NODE(", \"crpl\": -1"), "$.nodes[0].crpl: must be from 0x0000");
+	refused(NODE(", \"dfu\": 1"), "$.nodes[0].dfu: must be true or false, got 1");
+	refused(NODE(", \"dfu\": true, \"composition\": [ { \"models\": [ 0 ] } ]"),
+		"$.nodes[0].dfu: \"composition\" lists the models: leave \"dfu\" out");
+	refused(NODE(", \"composition\": []"), "$.nodes[0].composition: must be an array of 1 to 255 elements");
+	refused(NODE(", \"composition\": [ { \"models\": [ \"0x1402\" ] } ]"),
+		"$.nodes[0].composition: the primary element must have the Configuration Server (0x0000)");
+	refused(NODE(", \"composition\": [ { } ]"), "$.nodes[0].composition[0]: \"models\" is missing");
+	refused(NODE(", \"composition\": [ { \"models\": [ 0 ], \"loc\": 1 } ]"),
+		"$.nodes[0].composition[0].loc: unknown field (known: location, models)");
+	refused(NODE(", \"composition\": [ { \"models\": [ 0, \"0x123456\" ] } ]"),
+		"$.nodes[0].composition[0].models[1]: must be a SIG model id");
+	refused(NODE(", \"composition\": [ { \"models\": [ 0, 65536 ] } ]"),
+		"$.nodes[0].composition[0].models[1]: must be a SIG model id");
+	refused(NODE(", \"composition\": [ { \"models\": [ 0, \"0x1402\", 5122 ] } ]"),
+		"$.nodes[0].composition[0].models[2]: model 0x1402 on element 0 is listed twice");
+	refused(NODE(", \"elements\": 3, \"composition\": [ { \"models\": [ 0 ] }, { \"models\": [] } ]"),
+		"$.nodes[0].composition: has 2 elements, \"elements\" says 3");
+	refused(NODE(", \"composition\": [ { \"models\": [ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, "
+		     "18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 ] } ]"),
+		"$.nodes[0].composition[0].models[32]: a node has at most 32 models");
+	refused("{ " KEYS ", \"nodes\": [ { \"address\": 1, \"uuid\": \"00112233445566778899aabbccddeeff\", "
+		"\"fwid\": \"5900\", \"app_keys\": [ 7 ] } ] }",
+		"$.nodes[0].app_keys[0]: the scenario has no application key 7");
+	refused("{ " KEYS ", \"nodes\": [ { \"address\": 1, \"uuid\": \"00112233445566778899aabbccddeeff\", "
+		"\"fwid\": \"5900\", \"net_keys\": [] } ] }",
+		"$.nodes[0].net_keys: a node holds at least one network key");
+	refused(NODE(", \"app_keys\": [ 0, 0 ]"), "$.nodes[0].app_keys[1]: application key 0 is listed twice");
+	refused(NODE(", \"bindings\": [ { \"model\": \"0x1300\", \"app_key\": 0 } ]"),
+		"$.nodes[0].bindings[0].model: the node has no model 0x1300 on element 0");
+	refused(NODE(", \"bindings\": [ { \"model\": 0, \"app_key\": 0 } ]"),
+		"$.nodes[0].bindings[0].model: the configuration models use the device key, they are not bound");
+	refused(NODE(", \"bindings\": [ { \"model\": \"0x1402\", \"app_key\": 1 } ]"),
+		"$.nodes[0].bindings[0].app_key: the node does not hold application key 1");
+	refused(NODE(", \"bindings\": [ { \"model\": \"0x1402\" } ]"), "$.nodes[0].bindings[0]: \"app_key\" is "
+		"missing");
+	refused(NODE(", \"bindings\": [ { \"model\": \"0x1402\", \"app_key\": 0, \"key\": 0 } ]"),
+		"$.nodes[0].bindings[0].key: unknown field (known: element, model, app_key)");
+	refused(NODE(", \"bindings\": [ { \"model\": \"0x1402\", \"app_key\": 0 }, "
+		     "{ \"model\": \"0x1402\", \"app_key\": 0 } ]"),
+		"$.nodes[0].bindings[1].app_key: application key 0 is bound to this model twice");
+	refused(NODE(", \"subscriptions\": [ { \"model\": \"0x1402\", \"address\": \"0x0100\" } ]"),
+		"$.nodes[0].subscriptions[0].address: must be from 0xc000 to 0xfffe");
+	refused(NODE(", \"subscriptions\": [ { \"model\": \"0x1402\", \"address\": \"0xFFFF\" } ]"),
+		"$.nodes[0].subscriptions[0].address: must be from 0xc000 to 0xfffe");
+	refused(NODE(", \"subscriptions\": [ { \"element\": 1, \"model\": \"0x1402\", \"address\": \"0xC000\" } ]"),
+		"$.nodes[0].subscriptions[0].element: must be from 0 to 0, got 1");
+	refused(NODE(", \"subscriptions\": [ { \"model\": 0, \"address\": \"0xC000\" } ]"),
+		"$.nodes[0].subscriptions[0].model: the Configuration Server does not subscribe");
+	{
+		static char doc[4096];
+		size_t len = (size_t)snprintf(doc, sizeof(doc), "{ \"nodes\": [ { \"address\": 1, \"uuid\": "
+					      "\"00112233445566778899aabbccddeeff\", \"fwid\": \"5900\", "
+					      "\"subscriptions\": [");
+
+		for (int i = 0; i <= SCENARIO_SUBSCRIPTIONS_MAX; i++)
+			len += (size_t)snprintf(doc + len, sizeof(doc) - len, "%s{ \"model\": \"0x1402\", "
+						"\"address\": %d }", i ? ", " : "", 0xC000 + i);
+		snprintf(doc + len, sizeof(doc) - len, "] } ] }");
+		refused(doc, "$.nodes[0].subscriptions[8].address: a model subscribes to at most 8 addresses");
+	}
 	refused("{ \"nodes\": [ ", "line 1, column");
 
 	/* one node more than the limit */
@@ -166,6 +316,7 @@ static void test_bad(void)
 int main(void)
 {
 	test_good();
+	test_node_state();
 	test_example();
 	test_bad();
 	return done_testing();

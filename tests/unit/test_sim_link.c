@@ -21,6 +21,7 @@
 
 #include "cobs.h"
 #include "frame.h"
+#include "mesh_access.h"
 #include "messages.h"
 #include "sha256.h"
 #include "tap.h"
@@ -627,14 +628,14 @@ static void test_session(void)
 	   memcmp(r.m.u.echo.data, big, sizeof(big)) == 0, "ECHO of 1000 bytes");
 
 	/* a full window of requests in flight, answered by id */
-	uint32_t ids[16];
+	uint32_t ids[64];
 	unsigned answered = 0;
-	for (unsigned i = 0; i < hi.request_window && i < 16; i++) {
+	for (unsigned i = 0; i < hi.request_window && i < 64; i++) {
 		echo.u.echo = (struct msg_data){ .data = big + i, .len = (uint16_t)(100 + i) };
 		ids[i] = H.next_id++;
 		host_send(&H, &echo, ids[i], false);
 	}
-	for (unsigned i = 0; i < hi.request_window && i < 16; i++)
+	for (unsigned i = 0; i < hi.request_window && i < 64; i++)
 		answered += host_wait(&H, ids[i], MSG_ECHO, &r, WAIT_MS) == 1 && r.m.u.echo.len == 100 + i;
 	is_int(answered, hi.request_window, "%u ECHOs in flight at once: each answered, by id", hi.request_window);
 
@@ -745,6 +746,85 @@ static void test_session(void)
 	is_int(sim_stop(&s), 0, "SIGTERM: exit 0 (and no leak report)");
 	ok(access(link, F_OK) != 0, "... the link is removed");
 	has_str(read_text(s.err_path), "INFO slot: image of 65536 bytes committed", "the core's log lines on stderr");
+}
+
+/* The nodes' Configuration Server through the dongle: MESH_CONFIG's keys reach the fleet, the device key is checked,
+ * and what a node was told survives the dongle's reboot (the state is the node's). */
+static const char KEYED_SCENARIO[] =
+	"{ \"hop_delay_ms\": 10,"
+	"  \"net_keys\": [ { \"index\": 0, \"key\": \"11111111111111111111111111111111\" } ],"
+	"  \"app_keys\": [ { \"index\": 0, \"key\": \"22222222222222222222222222222222\" } ],"
+	"  \"nodes\": [ { \"address\": \"0x0100\", \"uuid\": \"00112233445566778899aabbccddee10\","
+	"    \"fwid\": \"59000102\", \"device_key\": \"dddddddddddddddddddddddddddddddd\", \"bindings\": [] } ] }";
+
+/* MESH_SEND of @m with device key byte @dev (16 times) to 0x0100; the decoded answer in *ret, if one comes. */
+static unsigned config_call(struct host *h, uint8_t dev, const struct ma_msg *m, struct ma_msg *ret)
+{
+	static uint8_t payload[MA_PAYLOAD_MAX];
+	struct msg req = { .type = MSG_MESH_SEND,
+			   .u.mesh_send = { .dst = 0x0100, .devkey = true, .ttl = MSG_TTL_DEFAULT, .payload = payload } };
+	unsigned first, n;
+	size_t len = 0;
+
+	if (ma_encode(m, payload, sizeof(payload), &len) != MA_OK)
+		return 99;
+	req.u.mesh_send.payload_len = (uint16_t)len;
+	memset(req.u.mesh_send.dev_key, dev, sizeof(req.u.mesh_send.dev_key));
+	if (host_call(h, &req, NULL) != MSG_STATUS_OK)
+		return 98;
+	n = collect_mesh_recv(h, 200, &first);
+	if (n == 1) {
+		const struct event *e = &h->events[first % MAX_EVENTS];
+
+		if (ma_decode(e->payload, e->len, ret) != MA_OK)
+			return 97;
+	}
+	return n;
+}
+
+static void test_node_state(void)
+{
+	const struct ma_msg bind = { .opcode = MA_OP_MODEL_APP_BIND,
+				     .u.model_app = { .elem_addr = 0x0100, .app_key_index = 0,
+						      .model = MA_SIG_MODEL(MA_MODEL_DFU_SRV) } };
+	char scenario[512], link[512];
+	struct msg cfg = mesh_config_msg(0x0001, 0);
+	struct msg_hello hi;
+	struct ma_msg r;
+	struct sim s;
+	unsigned first;
+	int64_t end;
+	int status;
+
+	snprintf(scenario, sizeof(scenario), "%s/keyed.json", tmpdir);
+	write_file(scenario, KEYED_SCENARIO);
+	snprintf(link, sizeof(link), "%s/dongle3", tmpdir);
+	if (!ok(sim_start(&s, (const char *const[]){ "--scenario", scenario, "--link", link, "--speed", "10",
+						    "--reboot-reason", "software", NULL }) &&
+		sim_wait_pty(&s) && host_open(&H, link), "meshfleet-sim with a scenario with keys starts")) {
+		sim_stop(&s);
+		return;
+	}
+	hello(&H, NULL, 3);
+	host_call(&H, &cfg, NULL);
+	is_int(info_get(&H, 0x0100), MSG_STATUS_OK, "Information Get to a node with nothing bound: OK");
+	is_int(collect_mesh_recv(&H, 200, &first), 0, "... no answer");
+	is_int(config_call(&H, 0xee, &bind, &r), 0, "Model App Bind with another device key: no answer");
+	is_int(config_call(&H, 0xdd, &bind, &r), 1, "Model App Bind with the node's device key: an answer");
+	ok(r.opcode == MA_OP_MODEL_APP_STATUS && r.u.model_app.status == MA_CFG_SUCCESS, "... Model App Status, "
+	   "Success");
+
+	kill(s.pid, SIGUSR2);
+	end = now_ms() + WAIT_MS;
+	do
+		status = hello(&H, &hi, 1);
+	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_SOFTWARE) && now_ms() < end);
+	is_int(hi.reset_reason, MSG_RESET_SOFTWARE, "the dongle reboots");
+	host_call(&H, &cfg, NULL);
+	is_int(info_get(&H, 0x0100), MSG_STATUS_OK, "after MESH_CONFIG again, Information Get: OK");
+	is_int(collect_mesh_recv(&H, 300, &first), 1, "... the node answers: the binding outlived the dongle's reboot");
+	host_close(&H);
+	is_int(sim_stop(&s), 0, "SIGTERM: exit 0 (and no leak report)");
 }
 
 static void test_slot_file(void)
@@ -917,6 +997,7 @@ int main(void)
 	}
 	test_command_line();
 	test_session();
+	test_node_state();
 	test_slot_file();
 	test_faults();
 	if (getenv("MF_KEEP"))
