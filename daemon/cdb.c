@@ -1399,7 +1399,7 @@ static bool version_decode(const char *s, unsigned long *ret_major)
 static int parse_root(struct ctx *x, const json_t *root, struct cdb *c)
 {
 	const json_t *scenes;
-	const char *schema, *id, *version;
+	const char *schema = "", *id = "", *version = "";
 	unsigned long major;
 	char traits[160];
 	json_int_t iv;

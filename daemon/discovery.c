@@ -29,6 +29,7 @@ struct work {
 	enum step step;
 	bool answered;                  /* anything came back */
 	bool appkey_added;
+	bool bind_sent;                 /* App Bind was sent in this refresh */
 	uint8_t fu_element;             /* index of the element with the Firmware Update Server */
 	int8_t dfu_capable;             /* -1 unknown */
 	uint8_t comp[MA_PAYLOAD_MAX];   /* page 0, as received (after the page byte) */
@@ -192,6 +193,44 @@ static void finish_target(struct work *t)
 
 static void on_answer(void *userdata, int error, const struct msg_mesh_recv *answer);
 
+/* The binding of meshfleet's application key to the node's Firmware Update Server, as node_config (groups.h) has
+ * it: a refresh does not send App Bind again when the node confirmed it before. */
+static bool binding_recorded(const struct work *t)
+{
+	struct discovery *d = t->d;
+	sqlite3_stmt *stmt = db_stmt(d->db, "SELECT 1 FROM node_config WHERE address = ?1 AND app_key_index = ?2 "
+				     "AND element = ?3 AND app_key_added AND fu_bound");
+	bool found;
+
+	if (!stmt)
+		return false;
+	sqlite3_bind_int(stmt, 1, t->address);
+	sqlite3_bind_int(stmt, 2, d->net.app_key_index);
+	sqlite3_bind_int(stmt, 3, t->fu_element);
+	found = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	return found;
+}
+
+static void record_binding(const struct work *t)
+{
+	struct discovery *d = t->d;
+	sqlite3_stmt *stmt = db_stmt(d->db,
+		"INSERT INTO node_config(address, app_key_index, element, app_key_added, fu_bound, blob_bound, "
+		"  updated_at) VALUES (?1, ?2, ?3, 1, 1, 0, ?4) "
+		"ON CONFLICT(address) DO UPDATE SET app_key_added = 1, fu_bound = 1, updated_at = ?4, "
+		"  blob_bound = CASE WHEN app_key_index = ?2 AND element = ?3 THEN blob_bound ELSE 0 END, "
+		"  app_key_index = ?2, element = ?3");
+
+	if (!stmt)
+		return;
+	sqlite3_bind_int(stmt, 1, t->address);
+	sqlite3_bind_int(stmt, 2, d->net.app_key_index);
+	sqlite3_bind_int(stmt, 3, t->fu_element);
+	sqlite3_bind_int64(stmt, 4, time_now_ms());
+	db_result(d->db, sqlite3_step(stmt), "record a node's binding");
+}
+
 static int send_step(struct work *t)
 {
 	struct discovery *d = t->d;
@@ -290,7 +329,7 @@ static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)
 		if (error != 0)
 			t->step = STEP_DONE;    /* it does not answer its configuration server: nothing more to ask */
 		else if (t->dfu_capable > 0)
-			t->step = STEP_BIND;
+			t->step = binding_recorded(t) ? STEP_INFO : STEP_BIND;
 		else
 			t->step = STEP_DONE;
 		break;
@@ -309,7 +348,9 @@ static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)
 			problem(t, what);
 		} else if (error == 0) {
 			d->bound++;
+			record_binding(t);
 		}
+		t->bind_sent = true;
 		t->step = STEP_INFO;
 		break;
 	case STEP_APPKEY:
@@ -330,6 +371,10 @@ static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)
 			t->info_len = a->payload_len;
 		} else if (error == 0) {
 			problem(t, "malformed Firmware Update Information Status, ignored");
+		} else if (error == -ETIMEDOUT && t->dfu_capable > 0 && !t->bind_sent) {
+			/* The binding on record may be gone (a node reset to its defaults): bind, then ask again. */
+			t->step = STEP_BIND;
+			break;
 		}
 		t->step = STEP_DONE;
 		break;

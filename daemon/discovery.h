@@ -8,7 +8,8 @@
  *   2. Config Model App Bind of meshfleet's application key to the Firmware Update Server, on DFU capable nodes:
  *      Firmware Update Information Get travels with that key, and a node drops messages on a key its model is not
  *      bound to. A node that has the binding answers Success and nothing changes; one that lacks the key gets
- *      Config AppKey Add first.
+ *      Config AppKey Add first. A binding the node confirmed before (node_config, shared with groups.h) is not
+ *      sent again, unless step 3 then gets no answer: the node may have been reset, so bind and ask once more.
  *   3. Firmware Update Information Get (application key): the firmware ID of every image.
  * A node that answers nothing is marked unreachable, never deleted. One refresh runs at a time.
  */

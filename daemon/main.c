@@ -355,6 +355,7 @@ static int start_sim(struct daemon *d, const char *scenario, const char *link)
 {
 	char program[PATH_MAX], fleet_state[PATH_MAX + 8], slot_file[PATH_MAX + 8];
 	char *args[14];
+	bool cdb = scenario && sim_file_is_cdb(scenario);
 	size_t n = 0;
 	uv_stdio_container_t stdio[3] = {
 		{ .flags = UV_IGNORE },
@@ -385,7 +386,7 @@ static int start_sim(struct daemon *d, const char *scenario, const char *link)
 	args[n++] = (char *)"--slot-file";
 	args[n++] = slot_file;
 	if (scenario) {
-		args[n++] = sim_file_is_cdb(scenario) ? (char *)"--cdb" : (char *)"--scenario";
+		args[n++] = (char *)(cdb ? "--cdb" : "--scenario");
 		args[n++] = (char *)scenario;
 	}
 	args[n] = NULL;
@@ -417,8 +418,8 @@ static int start_sim(struct daemon *d, const char *scenario, const char *link)
 	d->sim_handles++;
 	d->sim_timer_open = true;
 	uv_timer_start(&d->sim_ready_timer, on_sim_ready_timeout, SIM_READY_TIMEOUT_MS, 0);
-	log_info("dongle sim: started %s (pid %d)%s%s", program, d->sim.pid, scenario ? " with scenario " : "",
-		 scenario ? scenario : "");
+	log_info("dongle sim: started %s (pid %d)%s%s", program, d->sim.pid,
+		 !scenario ? "" : cdb ? " with the network of " : " with scenario ", scenario ? scenario : "");
 	return 0;
 }
 

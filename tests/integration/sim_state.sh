@@ -23,7 +23,9 @@ BODY=$(cat "$fleet")
 json_is "[$DFU_NODES[] | .elements[0].models[] | select(.modelId == \"1402\") | .bind | length] | add" 0 \
 	"... none of them has its Firmware Update Server bound yet"
 
-# refresh: the daemon's refresh of every node, through meshfleetctl; BODY is its result.
+# refresh DESC BOUND: the daemon's refresh of every node, through meshfleetctl; BODY is its result. BOUND: how
+# many App Binds it sends and gets confirmed (a binding the daemon has on record is not sent again, and if the
+# node had lost it, its Information Get would go unanswered and the bind would be sent after all).
 refresh() {
 	wait_for_log 'mesh: dongle configured as' || fail "$1: the dongle is configured with the network"
 	"$CTL" --url "$BASE" nodes refresh --wait --json >refresh.json 2>refresh.err
@@ -31,7 +33,7 @@ refresh() {
 	BODY=$(cat refresh.json)
 	json_is .state done "$1: the refresh is done"
 	json_is .reachable 20 "$1: every node answers"
-	json_is .bound "$dfu" "$1: the Firmware Update Server of every DFU capable node is bound"
+	json_is .bound "$2" "$1: $2 Firmware Update Servers bound"
 	json_is .firmware_read "$dfu" "$1: ... and tells its firmware ID"
 	json_is .problems 0 "$1: no problem"
 }
@@ -41,7 +43,7 @@ fleet_state="$state/dongle-sim.fleet"
 if start_daemon_in "$state" --dongle "sim:$fleet"; then
 	"$CTL" --url "$BASE" network import "$fleet" >/dev/null 2>import.err
 	is "$?" 0 "the simulator's network imports"
-	refresh "first run"
+	refresh "first run" "$dfu"
 	stop_daemon_ok "first run"
 fi
 
@@ -70,11 +72,20 @@ json_is "[$DFU_NODES[] | .elements[0].models[] | select(.modelId == \"1402\") | 
 
 # the second run: the same state directory, the simulator started again by the daemon
 if start_daemon_in "$state" --dongle "sim:$fleet"; then
-	refresh "after a restart"
+	refresh "after a restart" 0
 	stop_daemon_ok "after a restart"
 fi
 is "$(stat -c '%i %y' "$fleet_state")" "$before" \
 	"the second refresh changed no node (their bindings survived): the state file was not written again"
+
+# the third run: the nodes lost their configuration (the state file is gone: as if reset to the CDB's state), while
+# the daemon still has the bindings on record. Their Information Get goes unanswered, so the refresh binds again.
+mv "$fleet_state" "$fleet_state.kept"
+if start_daemon_in "$state" --dongle "sim:$fleet"; then
+	refresh "nodes that lost their bindings" "$dfu"
+	stop_daemon_ok "nodes that lost their bindings"
+fi
+mv "$fleet_state.kept" "$fleet_state"
 
 # --- meshfleet-sim --fleet-state on its own: bad files. With --export-cdb and without --run it reads the state and
 # exits, so a file it wrongly accepts fails a test instead of leaving a simulator running. ---
