@@ -144,6 +144,33 @@ static void metrics_render_dongle(const struct api *api, struct strbuf *out)
 										counters[i].offset));
 }
 
+/* The mesh client: what the daemon asks the nodes (refresh, group configuration). */
+static void metrics_render_mesh(const struct api *api, struct strbuf *out)
+{
+	const struct mesh_client_counters *c;
+
+	if (!api->mesh)
+		return;
+	c = mesh_client_counters(api->mesh);
+	strbuf_printf(out, "# HELP meshfleet_mesh_ready Whether the dongle is configured with the network (1) or not.\n"
+		      "# TYPE meshfleet_mesh_ready gauge\nmeshfleet_mesh_ready %d\n"
+		      "# HELP meshfleet_mesh_messages_sent_total Access messages sent to nodes, retries included.\n"
+		      "# TYPE meshfleet_mesh_messages_sent_total counter\nmeshfleet_mesh_messages_sent_total %llu\n"
+		      "# HELP meshfleet_mesh_exchanges_total Exchanges with nodes that ended, by result.\n"
+		      "# TYPE meshfleet_mesh_exchanges_total counter\n"
+		      "meshfleet_mesh_exchanges_total{result=\"answered\"} %llu\n"
+		      "meshfleet_mesh_exchanges_total{result=\"timed_out\"} %llu\n"
+		      "# HELP meshfleet_mesh_retries_total Messages sent again for want of an answer.\n"
+		      "# TYPE meshfleet_mesh_retries_total counter\nmeshfleet_mesh_retries_total %llu\n"
+		      "# HELP meshfleet_mesh_unmatched_total Messages from nodes that answered nothing asked.\n"
+		      "# TYPE meshfleet_mesh_unmatched_total counter\nmeshfleet_mesh_unmatched_total %llu\n"
+		      "# HELP meshfleet_mesh_queued Exchanges waiting for a free slot.\n"
+		      "# TYPE meshfleet_mesh_queued gauge\nmeshfleet_mesh_queued %u\n",
+		      mesh_client_ready(api->mesh), (unsigned long long)c->sent, (unsigned long long)c->answered,
+		      (unsigned long long)c->timed_out, (unsigned long long)c->retries,
+		      (unsigned long long)c->unmatched, c->queued);
+}
+
 static void api_metrics(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
@@ -169,6 +196,7 @@ static void api_metrics(void *app, const struct http_request *req, struct http_r
 		      (unsigned long long)db_error_count(api->db),
 		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), PACKAGE_VERSION);
 	metrics_render_dongle(api, &out);
+	metrics_render_mesh(api, &out);
 	text = strbuf_steal(&out, &len);
 	if (!text) {
 		http_reply_error(res, 500, "internal_error", "the metrics do not fit in %u bytes", METRICS_MAX_BYTES);

@@ -85,7 +85,8 @@ static void write_hex(struct strbuf *out, const uint8_t *data, size_t len)
 
 /* Writes @node as a JSON object. The API's node representation is defined here and nowhere else. Lists of
  * thousands of nodes are written straight into the response buffer, without a JSON tree in between. */
-static void node_write_json(struct strbuf *out, const struct node *node)
+static void node_write_json(struct strbuf *out, const struct node *node, const struct node_image *images,
+			    size_t n_images)
 {
 	strbuf_append(out, KEY("{\"address\":"));
 	strbuf_append_uint(out, node->address);
@@ -123,6 +124,22 @@ static void node_write_json(struct strbuf *out, const struct node *node)
 	write_optional_time(out, KEY(",\"last_seen\":"), node->last_seen);
 	write_optional_time(out, KEY(",\"created_at\":"), node->created_at);
 	write_optional_time(out, KEY(",\"updated_at\":"), node->updated_at);
+	if (images) {   /* a single node's details */
+		strbuf_append(out, KEY(",\"images\":["));
+		for (size_t i = 0; i < n_images; i++) {
+			strbuf_append(out, i ? ",{\"index\":" : "{\"index\":", i ? 10 : 9);
+			strbuf_append_uint(out, images[i].index);
+			strbuf_append(out, KEY(",\"firmware_id\":"));
+			write_hex(out, images[i].firmware_id, images[i].firmware_id_len);
+			strbuf_append(out, KEY(",\"update_uri\":"));
+			if (images[i].update_uri[0])
+				strbuf_json_string(out, images[i].update_uri);
+			else
+				strbuf_append(out, "null", 4);
+			strbuf_append(out, "}", 1);
+		}
+		strbuf_append(out, "]", 1);
+	}
 	strbuf_append(out, "}", 1);
 }
 
@@ -136,15 +153,6 @@ static void reply_buffer(struct http_response *res, unsigned status, struct strb
 		http_reply_error(res, 500, "internal_error", "the response does not fit in memory");
 	else
 		http_reply_text(res, status, "application/json", text, len);
-}
-
-static void reply_node(struct http_response *res, unsigned status, const struct node *node)
-{
-	struct strbuf out;
-
-	strbuf_init(&out, RESPONSE_MAX_BYTES);
-	node_write_json(&out, node);
-	reply_buffer(res, status, &out);
 }
 
 /* A 16-bit id given as a JSON integer or as a "0x..." / decimal string. */
@@ -341,7 +349,7 @@ static int list_one(const struct node *node, void *userdata)
 
 	if (st->n++)
 		strbuf_append(&st->out, ",", 1);
-	node_write_json(&st->out, node);
+	node_write_json(&st->out, node, NULL, 0);
 	st->last = node->address;
 	return st->out.failed ? -ENOMEM : 0;
 }
@@ -541,7 +549,7 @@ void api_nodes_create(void *app, const struct http_request *req, struct http_res
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			strbuf_append(&out, ",", 1);
-		node_write_json(&out, &nodes[i]);
+		node_write_json(&out, &nodes[i], NULL, 0);
 	}
 	strbuf_append(&out, "]}", 2);
 	reply_buffer(res, 201, &out);
@@ -563,6 +571,23 @@ static void reply_node_error(struct http_response *res, int error, uint16_t addr
 		api_reply_db_error(res, error);
 }
 
+/* GET and PATCH of one node answer the node with its details: the firmware images it reported. */
+static void reply_node_detail(struct api *api, struct http_response *res, const struct node *node)
+{
+	struct node_image images[NODE_IMAGES_MAX];
+	size_t n_images = 0;
+	struct strbuf out;
+	int r = nodes_images(api->db, node->address, images, NODE_IMAGES_MAX, &n_images);
+
+	if (r < 0) {
+		reply_node_error(res, r, node->address);
+		return;
+	}
+	strbuf_init(&out, RESPONSE_MAX_BYTES);
+	node_write_json(&out, node, images, n_images);
+	reply_buffer(res, 200, &out);
+}
+
 void api_node_get(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
@@ -576,7 +601,7 @@ void api_node_get(void *app, const struct http_request *req, struct http_respons
 	if (r < 0)
 		reply_node_error(res, r, address);
 	else
-		reply_node(res, 200, &node);
+		reply_node_detail(api, res, &node);
 }
 
 void api_node_patch(void *app, const struct http_request *req, struct http_response *res)
@@ -606,7 +631,7 @@ void api_node_patch(void *app, const struct http_request *req, struct http_respo
 	if (r < 0)
 		reply_node_error(res, r, address);
 	else
-		reply_node(res, 200, &node);
+		reply_node_detail(api, res, &node);
 out:
 	json_decref(json);
 }

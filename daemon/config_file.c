@@ -44,6 +44,9 @@ static const struct key keys[] = {
 	UINT("http", "max_connections", max_connections, 1, 4096),
 	UINT("http", "max_connections_per_ip", max_connections_per_ip, 0, 4096),
 	UINT("http", "connection_timeout_s", connection_timeout_s, 1, 3600),
+	UINT("mesh", "in_flight", mesh_in_flight, 1, 32),
+	UINT("mesh", "timeout_ms", mesh_timeout_ms, 100, 60000),
+	UINT("mesh", "attempts", mesh_attempts, 1, 10),
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -69,6 +72,9 @@ void config_init(struct config *cfg)
 	cfg->max_connections = 64;
 	cfg->max_connections_per_ip = 32;
 	cfg->connection_timeout_s = 30;
+	cfg->mesh_in_flight = 4;
+	cfg->mesh_timeout_ms = 2000;
+	cfg->mesh_attempts = 3;
 }
 
 static const struct key *key_find(const char *section, const char *name)

@@ -26,6 +26,9 @@ struct config {
 	uint32_t max_connections;
 	uint32_t max_connections_per_ip;
 	uint32_t connection_timeout_s;
+	uint32_t mesh_in_flight;        /* [mesh] exchanges with nodes at once */
+	uint32_t mesh_timeout_ms;       /* [mesh] wait for a node's answer, per attempt */
+	uint32_t mesh_attempts;         /* [mesh] attempts per exchange */
 };
 
 /* The reason a value or file was refused, with "FILE:LINE: " in front when it came from a file. */

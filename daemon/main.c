@@ -531,7 +531,12 @@ static void on_mesh_recv(void *userdata, const struct msg_mesh_recv *m)
 static int start_dongle(struct daemon *d)
 {
 	const struct dongle_callbacks callbacks = { .state = on_dongle_state, .mesh_recv = on_mesh_recv, .userdata = d };
-	const struct mesh_client_options mesh_options = { .dongle_id = d->config.dongle };
+	const struct mesh_client_options mesh_options = {
+		.in_flight = d->config.mesh_in_flight,
+		.timeout_ms = d->config.mesh_timeout_ms,
+		.attempts = d->config.mesh_attempts,
+		.dongle_id = d->config.dongle,
+	};
 	struct dongle_options options = { .link = { .kind = TRANSPORT_AUTO } };
 	const char *spec = d->config.dongle;
 	char found[PATH_MAX];

@@ -48,6 +48,7 @@ struct mesh_client {
 	uv_timer_t stats_timer;
 	unsigned open_handles;
 	struct mesh_client_counters counters;
+	uint8_t unmatched_logged[0x8000 / 8];  /* sources whose unmatched answer was logged: once per node */
 };
 
 static void pump(struct mesh_client *m);
@@ -328,12 +329,32 @@ void mesh_client_cancel(struct mesh_client *m, void *userdata)
 	pump(m);
 }
 
+/* An answer to no question: late after a retry, a duplicate, or a message this daemon did not ask for. Counted;
+ * logged once per node so that a chatty node cannot flood the log. */
+static void unmatched(struct mesh_client *m, const struct msg_mesh_recv *r, size_t opcode_len, uint32_t opcode)
+{
+	uint16_t src = r->src & 0x7FFF;
+
+	m->counters.unmatched++;
+	if (m->unmatched_logged[src / 8] & (1u << (src % 8)))
+		return;
+	m->unmatched_logged[src / 8] |= (uint8_t)(1u << (src % 8));
+	if (opcode_len == 0)
+		log_notice("mesh: 0x%04x sent a message with a malformed opcode (%u bytes): ignored (logged once "
+			   "per node)", r->src, r->payload_len);
+	else
+		log_notice("mesh: 0x%04x sent %s (opcode 0x%x) that answers nothing asked: ignored (late after a "
+			   "retry, or unsolicited; logged once per node)", r->src, ma_opcode_to_string(opcode),
+			   (unsigned)opcode);
+}
+
 void mesh_client_recv(struct mesh_client *m, const struct msg_mesh_recv *r)
 {
-	uint32_t opcode;
+	uint32_t opcode = 0;
+	size_t opcode_len = ma_opcode_decode(r->payload, r->payload_len, &opcode);
 
-	if (ma_opcode_decode(r->payload, r->payload_len, &opcode) == 0) {
-		m->counters.unmatched++;
+	if (opcode_len == 0) {
+		unmatched(m, r, 0, 0);
 		return;
 	}
 	for (uint32_t i = 0; i < MESH_CLIENT_IN_FLIGHT_MAX; i++) {
@@ -352,7 +373,7 @@ void mesh_client_recv(struct mesh_client *m, const struct msg_mesh_recv *r)
 		pump(m);
 		return;
 	}
-	m->counters.unmatched++;
+	unmatched(m, r, opcode_len, opcode);
 }
 
 void mesh_client_link_state(struct mesh_client *m, enum link_state state)

@@ -360,3 +360,32 @@ int nodes_list(struct db *db, const struct node_filter *filter, uint16_t after, 
 	sqlite3_reset(tags);
 	return r;
 }
+
+int nodes_images(struct db *db, uint16_t address, struct node_image *out, size_t max, size_t *ret_n)
+{
+	sqlite3_stmt *stmt = db_stmt(db, "SELECT image_index, firmware_id, update_uri FROM node_images "
+				     "WHERE address = ?1 ORDER BY image_index");
+	size_t n = 0;
+	int rc;
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_int(stmt, 1, address);
+	while (n < max && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct node_image *im = &out[n++];
+		const unsigned char *uri = sqlite3_column_text(stmt, 2);
+		int len = sqlite3_column_bytes(stmt, 1);
+
+		im->index = (uint8_t)sqlite3_column_int(stmt, 0);
+		im->firmware_id_len = len >= NODE_FWID_MIN && len <= NODE_FWID_MAX ? (size_t)len : 0;
+		memcpy(im->firmware_id, sqlite3_column_blob(stmt, 1), im->firmware_id_len);
+		snprintf(im->update_uri, sizeof(im->update_uri), "%s", uri ? (const char *)uri : "");
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		sqlite3_reset(stmt);
+		return db_result(db, rc, "list images");
+	}
+	sqlite3_reset(stmt);
+	*ret_n = n;
+	return 0;
+}

@@ -65,6 +65,19 @@ int nodes_insert(struct db *db, struct node *nodes, size_t n, size_t *ret_confli
 
 /* Returns 0, -ENOENT or a database error. */
 int nodes_get(struct db *db, uint16_t address, struct node *ret_node);
+
+/* One firmware image of a node, as its Firmware Update Information Status listed it (discovery.h). */
+struct node_image {
+	uint8_t index;
+	size_t firmware_id_len;
+	uint8_t firmware_id[NODE_FWID_MAX];
+	char update_uri[256];           /* "" when none */
+};
+#define NODE_IMAGES_MAX 16
+
+/* The images known for @address, in index order: up to @max into @out, their number in *ret_n. Returns 0 or a
+ * database error. */
+int nodes_images(struct db *db, uint16_t address, struct node_image *out, size_t max, size_t *ret_n);
 /* Writes every field of @node but created_at (tags are replaced) and sets updated_at.
  * Returns 0, -ENOENT, -EEXIST (UUID taken by another node) or a database error. */
 int nodes_update(struct db *db, struct node *node);

@@ -140,8 +140,16 @@ if [ -x "$MF_TMP/lossy-sim" ] && MESHFLEET_SIM="$MF_TMP/lossy-sim" start_daemon 
 	is "$(db_query 'SELECT count(*) FROM nodes WHERE dfu_capable = 0 AND reachable = 1 AND composition IS NOT NULL')" \
 		"$(db_query 'SELECT count(*) FROM nodes WHERE dfu_capable = 0 AND reachable = 1')" \
 		"the others have their composition"
+	req GET /metrics
+	like "$BODY" $'\nmeshfleet_mesh_ready 1' "metrics: the mesh is ready"
+	like "$BODY" 'meshfleet_mesh_exchanges_total\{result="timed_out"\} [1-9]' "metrics: the gone nodes' exchanges timed out"
+	like "$BODY" 'meshfleet_mesh_retries_total [1-9]' "metrics: retries were needed"
 	req GET '/api/v1/nodes?limit=1'
 	json_is '.nodes[0].reachable | type' boolean "the node object says reachable"
+	first=$(db_query 'SELECT address FROM nodes WHERE dfu_capable = 1 AND firmware_id IS NOT NULL LIMIT 1')
+	req GET "/api/v1/nodes/$first"
+	json_is '.images | length' 1 "a node's details list its firmware image"
+	json_is '.images[0].firmware_id == .firmware_id and .images[0].index == 0' true "image 0 is the node's firmware_id"
 	req POST /api/v1/nodes/refresh?tag=no-such-tag
 	is "$STATUS" 404 "a filter that matches nothing: 404"
 	req POST /api/v1/nodes/refresh?company_id=x

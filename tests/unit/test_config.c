@@ -48,6 +48,8 @@ static void test_valid(void)
 	is_str(cfg.web_root, "/opt/web dir", "quoted value keeps inner spaces");
 	is_int(cfg.max_connections_per_ip, 0, "0 = no per-address limit");
 	is_int(cfg.max_connections, 64, "unset keys keep defaults");
+	is_int(load("[mesh]\nin_flight = 8\ntimeout_ms = 5000\nattempts = 1\n", &cfg, &err), 0, "the [mesh] keys");
+	ok(cfg.mesh_in_flight == 8 && cfg.mesh_timeout_ms == 5000 && cfg.mesh_attempts == 1, "[mesh] values");
 	is_int(load("", &cfg, &err), 0, "an empty file is valid");
 	is_int(load("[http]\r\nlisten = 0.0.0.0:80\r\n", &cfg, &err), 0, "CRLF line ends");
 	is_str(cfg.listen, "0.0.0.0:80", "CRLF value");
@@ -73,6 +75,9 @@ static void test_invalid(void)
 		{ "[http]\nmax_connections = ten\n", ":2: bad value 'ten' for max_connections" },
 		{ "[http]\nmax_connections = -1\n", "bad value '-1'" },
 		{ "[http]\nmax_body_bytes = 1023\n", "from 1024 to 67108864" },
+		{ "[mesh]\nin_flight = 33\n", "expected an integer from 1 to 32" },
+		{ "[mesh]\ntimeout_ms = 99\n", "from 100 to 60000" },
+		{ "[mesh]\nattempts = 0\n", "from 1 to 10" },
 		{ "[http]\nlisten = 8080\n", "expected ADDRESS:PORT" },
 		{ "[http]\nlisten = 127.0.0.1:65536\n", "expected ADDRESS:PORT" },
 		{ "[http]\nlisten = ::1:80\n", "expected ADDRESS:PORT" },
