@@ -276,6 +276,14 @@ static int add_identity(json_t *doc, const struct identity *id, const struct cdb
 	return 0;
 }
 
+/* The string member @key of @object, or "" when it is absent or not a string. */
+static const char *member_text(const json_t *object, const char *key)
+{
+	const char *text = json_string_value(json_object_get(object, key));
+
+	return text ? text : "";
+}
+
 /* The same entries from the stored document, when it has them with the same addresses: an export that did not go
  * through meshfleet lacks them, and drawing a new device key for the gateway would make every import a change. */
 static int copy_identity(json_t *doc, const char *stored_text, const struct identity *id)
@@ -288,12 +296,12 @@ static int copy_identity(json_t *doc, const char *stored_text, const struct iden
 
 	uuid_format(id->uuid, uuid);
 	json_array_foreach(json_object_get(stored, "provisioners"), i, v)
-		if (strcasecmp(json_string_value(json_object_get(v, "UUID")) ?: "", uuid) == 0)
+		if (strcasecmp(member_text(v, "UUID"), uuid) == 0)
 			p = v;
 	json_array_foreach(json_object_get(stored, "nodes"), i, v)
-		if (strcasecmp(json_string_value(json_object_get(v, "UUID")) ?: "", uuid) == 0)
+		if (strcasecmp(member_text(v, "UUID"), uuid) == 0)
 			n = v;
-	if (p && n && strtoul(json_string_value(json_object_get(n, "unicastAddress")) ?: "0", NULL, 16) ==
+	if (p && n && strtoul(member_text(n, "unicastAddress"), NULL, 16) ==
 		      id->address &&
 	    json_is_array(json_object_get(doc, "provisioners")) && json_is_array(json_object_get(doc, "nodes"))) {
 		json_t *ranges = json_pack("[{s:o, s:o}]", "lowAddress", json_hex16(id->unicast.low),
