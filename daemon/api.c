@@ -195,6 +195,8 @@ static void api_metrics(void *app, const struct http_request *req, struct http_r
 		      "meshfleet_build_info{version=\"%s\"} 1\n",
 		      (unsigned long long)db_error_count(api->db),
 		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), PACKAGE_VERSION);
+	strbuf_printf(&out, "# HELP meshfleet_event_streams Open GET /api/v1/events streams.\n"
+		      "# TYPE meshfleet_event_streams gauge\nmeshfleet_event_streams %u\n", api->n_event_streams);
 	metrics_render_dongle(api, &out);
 	metrics_render_mesh(api, &out);
 	text = strbuf_steal(&out, &len);
@@ -288,6 +290,7 @@ static const char *const nodes_query[] = {
 static const char *const nodes_filter_query[] = { "firmware_id", "company_id", "product_id", "tag", NULL };
 static const char *const network_import_query[] = { "replace", NULL };
 static const char *const group_members_query[] = { "limit", "cursor", NULL };
+static const char *const events_query[] = { "since", "types", NULL };
 
 const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/health", api_health, NULL, NULL },
@@ -308,6 +311,7 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/network", api_network_get, NULL, NULL },
 	{ "POST", "/api/v1/network/import", api_network_import, network_import_query, json_body, CDB_FILE_MAX },
 	{ "GET", "/api/v1/network/export", api_network_export, NULL, NULL },
+	{ "GET", "/api/v1/events", api_events_stream, events_query, NULL },
 	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL },
 	{ "GET", "/metrics", api_metrics, NULL, NULL },
 	{ "GET", "/", api_static_index, NULL, NULL },

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "discovery.h"
 #include "dongle.h"
+#include "events.h"
 #include "groups.h"
 #include "http.h"
 #include "metrics.h"
@@ -30,7 +31,12 @@ struct api {
 	struct mesh_client *mesh;       /* weak; with the dongle */
 	struct discovery *discovery;    /* weak; with the dongle */
 	struct groups *groups;          /* weak; with the dongle */
+	struct events *events;          /* weak */
+	unsigned n_event_streams;       /* open GET /api/v1/events streams */
 };
+
+#define API_EVENTS_STREAMS_MAX 16                /* GET /api/v1/events clients at once */
+#define API_EVENTS_BACKLOG_BYTES (256u << 10)    /* unsent live events per client before it is dropped */
 
 extern const struct http_route api_routes[];
 extern const size_t api_n_routes;
@@ -52,6 +58,9 @@ void api_nodes_refresh_cancel(void *app, const struct http_request *req, struct 
 void api_group_members_add(void *app, const struct http_request *req, struct http_response *res);
 void api_group_members_remove(void *app, const struct http_request *req, struct http_response *res);
 void api_group_members_get(void *app, const struct http_request *req, struct http_response *res);
+
+/* api_events.c */
+void api_events_stream(void *app, const struct http_request *req, struct http_response *res);
 
 /* api_network.c */
 void api_network_get(void *app, const struct http_request *req, struct http_response *res);

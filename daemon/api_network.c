@@ -94,6 +94,11 @@ void api_network_import(void *app, const struct http_request *req, struct http_r
 			 result.nodes_added, result.nodes_updated, result.nodes_removed, result.provisioners_skipped);
 		if (api->mesh)
 			mesh_client_network_changed(api->mesh);
+		/* What changed, in counts: never a key. */
+		events_publish(api->events, EVENT_NETWORK, json_pack("{s:s, s:I, s:I, s:I}",
+			"action", result.created ? "imported" : result.replaced ? "replaced" : "updated",
+			"nodes_added", (json_int_t)result.nodes_added, "nodes_updated", (json_int_t)result.nodes_updated,
+			"nodes_removed", (json_int_t)result.nodes_removed));
 	}
 	o = network_json(api, &r);
 	if (!o) {

@@ -110,6 +110,13 @@ static const char *const migrations[] = {
 	"  DELETE FROM node_config;"
 	"  DELETE FROM group_members WHERE OLD.mesh_uuid IS NOT NEW.mesh_uuid;"
 	"END;",
+	/* 4: the event bus (events.c): the newest events, replayed to SSE clients that reconnect */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"              /* ms since the epoch */
+	"  type TEXT NOT NULL,"
+	"  data TEXT NOT NULL"                  /* compact JSON */
+	") STRICT;",
 };
 
 int db_schema_latest(void)

@@ -44,6 +44,7 @@ struct discovery {
 	uv_loop_t *loop;
 	struct db *db;
 	struct mesh_client *mesh;
+	struct events *events;          /* weak; NULL = none */
 	enum discovery_state state;
 	struct network net;             /* keys for AppKey Add; while running */
 	struct target *targets;         /* owned */
@@ -54,6 +55,7 @@ struct discovery {
 };
 
 static void advance(struct work *t);
+static void publish(struct discovery *d, const char *phase);
 
 const char *discovery_state_to_string(enum discovery_state state)
 {
@@ -393,6 +395,7 @@ static void check_done(struct discovery *d)
 	d->state = DISCOVERY_DONE;
 	d->finished_at = time_now_ms();
 	explicit_bzero(&d->net, sizeof(d->net));
+	publish(d, "done");
 	log_info("refresh: %u nodes asked, %u reachable, %u unreachable, %u DFU capable, %u firmware IDs read "
 		 "(%.1f s)", d->n_targets, d->reachable, d->unreachable, d->dfu_capable, d->firmware_read,
 		 (double)(d->finished_at - d->started_at) / 1000.0);
@@ -414,6 +417,8 @@ static void advance(struct work *t)
 	finish_target(t);
 	feed(d);
 	check_done(d);
+	if (d->state == DISCOVERY_RUNNING)
+		publish(d, "progress");
 }
 
 /* Keeps a bounded number of nodes in progress: the mesh client paces the messages, this bounds its queue. */
@@ -495,6 +500,7 @@ int discovery_start(struct discovery *d, const struct node_filter *filter)
 	d->finished_at = 0;
 	d->state = DISCOVERY_RUNNING;
 	log_info("refresh: asking %u nodes", d->n_targets);
+	publish(d, "started");
 	feed(d);
 	return 0;
 }
@@ -512,6 +518,7 @@ int discovery_cancel(struct discovery *d)
 		}
 	d->active = 0;
 	explicit_bzero(&d->net, sizeof(d->net));
+	publish(d, "done");
 	log_info("refresh: cancelled after %u of %u nodes", d->finished, d->n_targets);
 	return 0;
 }
@@ -536,6 +543,23 @@ void discovery_free(struct discovery *d)
 	discovery_cancel(d);
 	free(d->targets);
 	free(d);
+}
+
+void discovery_set_events(struct discovery *d, struct events *events)
+{
+	d->events = events;
+}
+
+static void publish(struct discovery *d, const char *phase)
+{
+	json_t *o;
+
+	if (!d->events)
+		return;
+	o = discovery_to_json(d);
+	if (o)
+		json_object_set_new(o, "phase", json_string(phase));
+	events_progress(d->events, EVENT_REFRESH, "refresh", o, strcmp(phase, "progress") != 0);
 }
 
 json_t *discovery_to_json(const struct discovery *d)

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "db.h"
+#include "events.h"
 #include "mesh_client.h"
 #include "nodes.h"
 
@@ -42,6 +43,9 @@ struct discovery;
 int discovery_new(uv_loop_t *loop, struct db *db, struct mesh_client *mesh, struct discovery **ret);
 /* Cancels a running refresh (its exchanges end) and frees. NULL is a no-op. */
 void discovery_free(struct discovery *d);
+/* Publishes EVENT_REFRESH on @events (borrowed; NULL = none): "started", "progress" (coalesced) and "done" (state
+ * done or cancelled), each with discovery_to_json() and that "phase". */
+void discovery_set_events(struct discovery *d, struct events *events);
 
 /* Starts a refresh of the nodes @filter selects. Returns 0, -EBUSY (one is running), -ENOTCONN (the mesh is not
  * ready: mesh_client_why_not_ready() says why), -ENOENT (no node matches), -ENOMEM or a database error. */

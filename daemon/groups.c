@@ -69,6 +69,7 @@ struct groups {
 	uv_loop_t *loop;
 	struct db *db;
 	struct mesh_client *mesh;
+	struct events *events;          /* weak; NULL = none */
 	struct network net;             /* keys for AppKey Add; while running */
 	/* the running or last job; in memory only: the records are what persists */
 	enum groups_job_state state;
@@ -130,6 +131,25 @@ static enum groups_member_state member_state_from_string(const char *s)
 		if (strcmp(s, groups_member_state_to_string(all[i])) == 0)
 			return all[i];
 	return GROUPS_MEMBER_PENDING;   /* the table's CHECK allows no other value */
+}
+
+void groups_set_events(struct groups *g, struct events *events)
+{
+	g->events = events;
+}
+
+static void publish(struct groups *g, const char *phase)
+{
+	char key[EVENTS_KEY_MAX];
+	json_t *o;
+
+	if (!g->events)
+		return;
+	o = groups_job_to_json(g);
+	if (o)
+		json_object_set_new(o, "phase", json_string(phase));
+	snprintf(key, sizeof(key), "group_job:%u", g->id);
+	events_progress(g->events, EVENT_GROUP_JOB, key, o, strcmp(phase, "progress") != 0);
 }
 
 /* The job's one state machine: idle or finished -> running -> done or cancelled. */
@@ -398,6 +418,7 @@ static void check_done(struct groups *g)
 	job_set_state(g, GROUPS_DONE);
 	g->finished_at = time_now_ms();
 	explicit_bzero(&g->net, sizeof(g->net));
+	publish(g, "done");
 	log_info("groups: job %u, %s 0x%04x: %u nodes, %u succeeded, %u unchanged, %u failed, %u refused, "
 		 "%llu messages (%.1f s)", g->id, groups_action_to_string(g->action), g->group, g->n_targets,
 		 g->succeeded, g->unchanged, g->failed, g->refused, (unsigned long long)g->sent,
@@ -445,6 +466,8 @@ static void finish(struct work *t, enum result result, const char *fmt, ...)
 	g->active--;
 	g->finished++;
 	feed(g);
+	if (g->state == GROUPS_RUNNING)
+		publish(g, "progress");
 }
 
 static enum step next_step(const struct work *t)
@@ -917,6 +940,7 @@ int groups_start(struct groups *g, enum groups_action action, uint16_t group, co
 	job_set_state(g, GROUPS_RUNNING);
 	log_info("groups: job %u: %s %u nodes %s group 0x%04x", g->id, groups_action_to_string(action), g->n_targets,
 		 action == GROUPS_ADD ? "to" : "from", group);
+	publish(g, "started");
 	feed(g);
 	return 0;
 }
@@ -934,6 +958,7 @@ static void cancel(struct groups *g)
 		}
 	g->active = 0;
 	explicit_bzero(&g->net, sizeof(g->net));
+	publish(g, "done");
 	log_info("groups: job %u cancelled after %u of %u nodes; what was acknowledged is recorded", g->id,
 		 g->finished, g->n_targets);
 }

@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "db.h"
+#include "events.h"
 #include "mesh_client.h"
 
 #define GROUPS_ADDRESS_MIN 0xC000       /* group addresses; 0xFF00..0xFFFF are the fixed ones */
@@ -74,6 +75,9 @@ struct groups_member {
 int groups_new(uv_loop_t *loop, struct db *db, struct mesh_client *mesh, struct groups **ret);
 /* Cancels a running job (its exchanges end; what was acknowledged stays recorded) and frees. NULL is a no-op. */
 void groups_free(struct groups *g);
+/* Publishes EVENT_GROUP_JOB on @events (borrowed; NULL = none): "started", "progress" (coalesced per job) and
+ * "done" (state done or cancelled), each with groups_job_to_json() and that "phase". */
+void groups_set_events(struct groups *g, struct events *events);
 
 static inline bool groups_address_valid(uint32_t address)
 {

@@ -26,6 +26,7 @@ struct http {
 	uv_poll_t poll;                 /* watches MHD's epoll fd */
 	uv_timer_t timer;               /* MHD's next timeout */
 	uv_timer_t grace;               /* bounds the wait for in-flight requests at shutdown */
+	uv_timer_t stream_tick;         /* keep-alives of the streams */
 	int open_handles;
 	struct MHD_Daemon *mhd;         /* owned */
 	uint16_t port;
@@ -35,6 +36,8 @@ struct http {
 	struct metrics *metrics;        /* weak */
 	uint32_t max_body;
 	struct request_ctx *requests;   /* in flight, linked through request_ctx.next */
+	struct http_stream *streams;    /* queued stream responses, linked through http_stream.next */
+	bool wake_pending;              /* a stream was woken while MHD ran: run it again at once */
 	bool shutting_down;
 	bool closing;
 	bool trim_pending;              /* a large body or response was freed: give the pages back */
@@ -59,6 +62,34 @@ struct request_ctx {
 	uint64_t start_ns;
 };
 
+/* A stream response: from http_reply_stream() until MHD frees the response (stream_free()). */
+struct http_stream {
+	struct http *http;              /* weak; NULL until queued */
+	struct MHD_Connection *conn;    /* weak; NULL until queued */
+	struct http_stream *prev, *next;
+	const struct http_stream_ops *ops;
+	void *userdata;
+	const char *keepalive;          /* static */
+	uint64_t last_data_ms;          /* uv_now() when data was last handed to MHD */
+	bool suspended;
+	bool keepalive_due;
+	bool ending;                    /* shutdown: end the body */
+};
+
+static void stream_destroy(struct http_stream *s)
+{
+	if (s->http) {
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			s->http->streams = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+	}
+	s->ops->closed(s->userdata);
+	free(s);
+}
+
 static void response_init(struct http_response *res)
 {
 	memset(res, 0, sizeof(*res));
@@ -70,6 +101,8 @@ static void response_clear(struct http_response *res)
 	free(res->body);
 	if (res->fd >= 0)
 		close(res->fd);
+	if (res->stream)
+		stream_destroy(res->stream);
 	response_init(res);
 }
 
@@ -115,9 +148,119 @@ void http_reply_error(struct http_response *res, unsigned status, const char *co
 	http_reply_text(res, status, "application/json", text, text ? strlen(text) : 0);
 }
 
+struct http_stream *http_reply_stream(struct http_response *res, unsigned status, const char *content_type,
+				      const struct http_stream_ops *ops, void *userdata, const char *keepalive)
+{
+	struct http_stream *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		ops->closed(userdata);
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return NULL;
+	}
+	s->ops = ops;
+	s->userdata = userdata;
+	s->keepalive = keepalive;
+	http_reply_text(res, status, content_type, NULL, 0);
+	res->stream = s;
+	return s;
+}
+
+static void on_timer(uv_timer_t *timer);
+
+void http_stream_wake(struct http_stream *s)
+{
+	struct http *h = s->http;
+
+	if (!s->suspended || !h || h->closing)
+		return;
+	s->suspended = false;
+	MHD_resume_connection(s->conn);
+	/* Called from anywhere, maybe from inside MHD_run(): MHD picks the connection up on its next run. */
+	h->wake_pending = true;
+	uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
+/* Whether the client closed its side. A stream's client sends nothing after its request, and MHD does not watch
+ * a suspended connection, so we look at the socket ourselves. */
+static bool stream_peer_closed(const struct http_stream *s)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char byte;
+
+	return info && recv(info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *s = cls;
+	long n;
+
+	(void)pos;
+	if (s->ending)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = s->ops->read(s->userdata, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0 && s->keepalive_due && s->keepalive) {
+		n = (long)strlen(s->keepalive);
+		if ((size_t)n > max)
+			n = (long)max;
+		memcpy(buf, s->keepalive, (size_t)n);
+	}
+	if (n > 0) {
+		s->keepalive_due = false;
+		s->last_data_ms = uv_now(s->http->loop);
+		return (ssize_t)n;
+	}
+	if (stream_peer_closed(s))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	/* Nothing to send: wait without polling until http_stream_wake(). */
+	s->suspended = true;
+	MHD_suspend_connection(s->conn);
+	return 0;
+}
+
+static void stream_free(void *cls)
+{
+	stream_destroy(cls);
+}
+
+static void on_stream_tick(uv_timer_t *timer)
+{
+	struct http *h = timer->data;
+	uint64_t now = uv_now(h->loop);
+
+	for (struct http_stream *s = h->streams; s; s = s->next) {
+		if (!s->suspended)
+			continue;
+		if (now - s->last_data_ms + HTTP_STREAM_CHECK_MS / 2 >= HTTP_STREAM_KEEPALIVE_MS)
+			s->keepalive_due = true;
+		if (s->keepalive_due || stream_peer_closed(s))
+			http_stream_wake(s);
+	}
+}
+
+/* Ends every stream's body (shutdown); also before MHD_stop_daemon(), which must not find a connection suspended. */
+static void streams_end(struct http *h)
+{
+	for (struct http_stream *s = h->streams; s; s = s->next) {
+		s->ending = true;
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+	}
+}
+
 const char *http_query(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 uint16_t http_port(const struct http *http)
@@ -361,7 +504,23 @@ static enum MHD_Result request_respond(struct http *h, struct request_ctx *ctx, 
 
 	if (res->body_len >= HTTP_TRIM_AFTER_BYTES || ctx->body_cap >= HTTP_TRIM_AFTER_BYTES)
 		h->trim_pending = true;
-	if (res->fd >= 0) {
+	if (res->stream) {
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, res->stream,
+						      stream_free);
+		if (r) {
+			struct http_stream *s = res->stream;
+
+			/* MHD owns it now: stream_free() when it is done with the response. */
+			res->stream = NULL;
+			s->http = h;
+			s->conn = ctx->req.conn;
+			s->last_data_ms = uv_now(h->loop);
+			s->next = h->streams;
+			if (h->streams)
+				h->streams->prev = s;
+			h->streams = s;
+		}
+	} else if (res->fd >= 0) {
 		r = MHD_create_response_from_fd64(res->fd_size, res->fd);
 		if (r)
 			res->fd = -1;   /* MHD closes it */
@@ -532,13 +691,13 @@ static void http_close(struct http *h)
 	h->closing = true;
 	/* Stop watching the epoll fd before MHD closes it. */
 	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+	streams_end(h);
 	MHD_stop_daemon(h->mhd);
 	h->mhd = NULL;
 	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&h->grace, on_handle_closed);
+	uv_close((uv_handle_t *)&h->stream_tick, on_handle_closed);
 }
-
-static void on_timer(uv_timer_t *timer);
 
 /* Whether a request in flight still waits for an answer we owe. A request whose body is incomplete and whose
  * client has closed its side never will be: libmicrohttpd 0.9.75 in epoll mode can miss that close when it
@@ -570,6 +729,7 @@ static void http_run(struct http *h)
 
 	if (h->closing)
 		return;
+	h->wake_pending = false;
 	MHD_run(h->mhd);
 	if (h->trim_pending && !h->requests) {
 		/* glibc keeps freed heap pages: without this a 1000-node POST leaves ~3 MiB of them resident,
@@ -583,7 +743,9 @@ static void http_run(struct http *h)
 		http_close(h);
 		return;
 	}
-	if (MHD_get_timeout(h->mhd, &timeout) == MHD_YES)
+	if (h->wake_pending)
+		uv_timer_start(&h->timer, on_timer, 0, 0);
+	else if (MHD_get_timeout(h->mhd, &timeout) == MHD_YES)
 		uv_timer_start(&h->timer, on_timer, (uint64_t)timeout, 0);
 	else
 		uv_timer_stop(&h->timer);
@@ -619,6 +781,8 @@ void http_shutdown(struct http *h, http_closed_fn closed_cb, void *userdata)
 	if (h->shutting_down)
 		return;
 	h->shutting_down = true;
+	/* A stream would hold the daemon for the whole grace period: its client reconnects to the next daemon. */
+	streams_end(h);
 	listener = MHD_quiesce_daemon(h->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
@@ -773,6 +937,10 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 	uv_timer_init(loop, &h->grace);
 	h->grace.data = h;
 	h->open_handles++;
+	uv_timer_init(loop, &h->stream_tick);
+	h->stream_tick.data = h;
+	h->open_handles++;
+	uv_timer_start(&h->stream_tick, on_stream_tick, HTTP_STREAM_CHECK_MS, HTTP_STREAM_CHECK_MS);
 	uv_poll_start(&h->poll, UV_READABLE, on_poll);
 	http_run(h);
 	*ret_http = h;

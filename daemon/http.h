@@ -23,9 +23,23 @@
 #define HTTP_MAX_PARAM_LEN 64
 #define HTTP_CONNECTION_MEMORY 32768    /* per connection: request line, headers and MHD's buffers */
 #define HTTP_SHUTDOWN_GRACE_MS 4000     /* in-flight requests get this long after SIGTERM */
+#define HTTP_STREAM_KEEPALIVE_MS 15000  /* a stream without data this long gets its keep-alive text */
+#define HTTP_STREAM_BLOCK 4096          /* bytes asked of a stream at a time */
+#define HTTP_STREAM_CHECK_MS 1000       /* how often waiting streams are checked for a client that left */
 
 struct http;
+struct http_stream;
 struct MHD_Connection;
+
+/* A response body produced over time (Server-Sent Events): the connection waits, suspended, while the producer has
+ * nothing, until http_stream_wake(). */
+struct http_stream_ops {
+	/* Copies up to @max bytes of the body into @buf. Returns the count; 0 when nothing is ready (the connection
+	 * waits for http_stream_wake()); -1 to drop the connection now. */
+	long (*read)(void *userdata, char *buf, size_t max);
+	/* The body ended, the client went away, or the server stops: free @userdata. Called exactly once. */
+	void (*closed)(void *userdata);
+};
 
 struct http_request {
 	struct MHD_Connection *conn;            /* borrowed */
@@ -47,6 +61,7 @@ struct http_response {
 	char location[128];                     /* Location header when not empty */
 	char allow[64];                         /* Allow header when not empty */
 	const char *cache_control;              /* static; NULL = "no-store" */
+	struct http_stream *stream;             /* a body produced over time instead of @body; owned */
 };
 
 typedef void (*http_handler_fn)(void *app, const struct http_request *req, struct http_response *res);
@@ -94,7 +109,18 @@ void http_reply_error(struct http_response *res, unsigned status, const char *co
 void http_reply_text(struct http_response *res, unsigned status, const char *content_type, char *text,
 		     size_t len);
 
+/* Answers with a body that @ops produces over time; @keepalive (static, may be NULL) is sent after
+ * HTTP_STREAM_KEEPALIVE_MS without data, and the body ends when the server shuts down. @ops->closed(@userdata) is
+ * called in every case, also when the response never starts. Returns the stream for http_stream_wake(), valid
+ * until @ops->closed, or NULL (out of memory: @ops->closed was called and @res is a 500). */
+struct http_stream *http_reply_stream(struct http_response *res, unsigned status, const char *content_type,
+				      const struct http_stream_ops *ops, void *userdata, const char *keepalive);
+/* The producer has data (or wants to end): the connection runs again on the next turn of the loop. */
+void http_stream_wake(struct http_stream *stream);
+
 /* The value of query parameter @name, or NULL. Borrowed. */
 const char *http_query(const struct http_request *req, const char *name);
+/* The value of request header @name (any case), or NULL. Borrowed. */
+const char *http_header(const struct http_request *req, const char *name);
 
 #endif

@@ -23,6 +23,7 @@
 #include "config_file.h"
 #include "db.h"
 #include "dongle.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,6 +52,7 @@ struct daemon {
 	int lock_fd;
 	struct db *db;
 	struct metrics *metrics;
+	struct events *events;          /* the event bus: after the database, before everything that publishes */
 	struct http *http;
 	struct dongle *dongle;          /* NULL with dongle = none */
 	struct mesh_client *mesh;       /* with a dongle */
@@ -515,9 +517,11 @@ static void on_dongle_state(void *userdata, enum link_state state, const struct 
 {
 	struct daemon *d = userdata;
 
-	(void)diag;
 	if (d->mesh)
 		mesh_client_link_state(d->mesh, state);
+	events_publish(d->events, EVENT_DONGLE, json_pack("{s:s, s:s, s:s}", "state", link_state_to_string(state),
+			"diagnosis", diag ? link_diag_code_to_string(diag->code) : "none",
+			"message", diag ? diag->message : ""));
 }
 
 static void on_mesh_recv(void *userdata, const struct msg_mesh_recv *m)
@@ -583,6 +587,10 @@ static int start_dongle(struct daemon *d)
 		r = discovery_new(&d->loop, d->db, d->mesh, &d->discovery);
 	if (r == 0)
 		r = groups_new(&d->loop, d->db, d->mesh, &d->groups);
+	if (r == 0) {
+		discovery_set_events(d->discovery, d->events);
+		groups_set_events(d->groups, d->events);
+	}
 	if (r < 0) {
 		log_err("dongle '%s': %s", options.link.path, strerror(-r));
 		return r;
@@ -594,6 +602,11 @@ static int start_dongle(struct daemon *d)
 	if (r < 0)
 		log_err("dongle '%s': cannot start the link: %s", options.link.path, strerror(-r));
 	return r;
+}
+
+static uint64_t events_clock(void *userdata)
+{
+	return uv_now(userdata);
 }
 
 static int start(struct daemon *d)
@@ -633,6 +646,12 @@ static int start(struct daemon *d)
 		return r;
 	}
 	d->loop_ready = true;
+	r = events_new(d->db, &(struct events_options){ .clock = events_clock, .clock_userdata = &d->loop },
+		       &d->events);
+	if (r < 0) {
+		log_err("cannot start the event bus: %s", strerror(-r));
+		return r;
+	}
 	d->api = (struct api){
 		.loop = &d->loop,
 		.db = d->db,
@@ -640,6 +659,7 @@ static int start(struct daemon *d)
 		.started_ms = uv_now(&d->loop),
 		.web_root = d->config.web_root,
 		.dongle_spec = d->config.dongle,
+		.events = d->events,
 	};
 	r = http_new(&d->loop, &http_options, api_routes, api_n_routes, &d->api, d->metrics, &d->http,
 		     errbuf, sizeof(errbuf));
@@ -773,6 +793,7 @@ int main(int argc, char **argv)
 	}
 	d.http = http_free(d.http);
 	d.dongle = dongle_free(d.dongle);
+	d.events = events_free(d.events);
 	d.db = db_free(d.db);
 	d.metrics = metrics_free(d.metrics);
 	if (d.loop_ready) {

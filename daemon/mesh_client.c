@@ -37,7 +37,6 @@ struct mesh_client {
 
 	bool link_up;
 	enum config_state config;
-	uint32_t config_generation;     /* a MESH_CONFIG answer to an older generation is ignored */
 	char why[256];
 	struct network net;             /* while ready */
 	uint32_t seq_seen;
@@ -166,7 +165,6 @@ static void configure(struct mesh_client *m)
 	memcpy(cfg.net_key, m->net.net_key, sizeof(cfg.net_key));
 	memcpy(cfg.app_key, m->net.app_key, sizeof(cfg.app_key));
 	set_ready(m, CONFIG_SENT, "the dongle is being configured");
-	m->config_generation++;
 	r = dongle_mesh_config(m->dongle, &cfg, on_config, m);
 	explicit_bzero(&cfg, sizeof(cfg));
 	if (r < 0) {
