@@ -291,6 +291,11 @@ static const char *const nodes_filter_query[] = { "firmware_id", "company_id", "
 static const char *const network_import_query[] = { "replace", NULL };
 static const char *const group_members_query[] = { "limit", "cursor", NULL };
 static const char *const events_query[] = { "since", "types", NULL };
+static const char *const firmware_body[] = { "application/octet-stream", NULL };
+static const char *const firmware_import_query[] = {
+	"format", "company_id", "firmware_id", "metadata", "region_start", "version", NULL,
+};
+static const char *const firmware_list_query[] = { "limit", "cursor", NULL };
 
 const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/health", api_health, NULL, NULL },
@@ -312,6 +317,10 @@ const struct http_route api_routes[] = {
 	{ "POST", "/api/v1/network/import", api_network_import, network_import_query, json_body, CDB_FILE_MAX },
 	{ "GET", "/api/v1/network/export", api_network_export, NULL, NULL },
 	{ "GET", "/api/v1/events", api_events_stream, events_query, NULL },
+	{ "POST", "/api/v1/firmware", api_firmware_import, firmware_import_query, firmware_body, FIRMWARE_IMAGE_MAX },
+	{ "GET", "/api/v1/firmware", api_firmware_list, firmware_list_query, NULL },
+	{ "GET", "/api/v1/firmware/{id}", api_firmware_get, NULL, NULL },
+	{ "DELETE", "/api/v1/firmware/{id}", api_firmware_delete, NULL, NULL },
 	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL },
 	{ "GET", "/metrics", api_metrics, NULL, NULL },
 	{ "GET", "/", api_static_index, NULL, NULL },

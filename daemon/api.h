@@ -16,6 +16,7 @@
 #include "discovery.h"
 #include "dongle.h"
 #include "events.h"
+#include "firmware.h"
 #include "groups.h"
 #include "http.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@ struct api {
 	struct discovery *discovery;    /* weak; with the dongle */
 	struct groups *groups;          /* weak; with the dongle */
 	struct events *events;          /* weak */
+	struct firmware *firmware;      /* weak */
 	unsigned n_event_streams;       /* open GET /api/v1/events streams */
 };
 
@@ -61,6 +63,12 @@ void api_group_members_get(void *app, const struct http_request *req, struct htt
 
 /* api_events.c */
 void api_events_stream(void *app, const struct http_request *req, struct http_response *res);
+
+/* api_firmware.c */
+void api_firmware_import(void *app, const struct http_request *req, struct http_response *res);
+void api_firmware_list(void *app, const struct http_request *req, struct http_response *res);
+void api_firmware_get(void *app, const struct http_request *req, struct http_response *res);
+void api_firmware_delete(void *app, const struct http_request *req, struct http_response *res);
 
 /* api_network.c */
 void api_network_get(void *app, const struct http_request *req, struct http_response *res);

@@ -17,6 +17,8 @@ enum key_type {
 	KEY_DONGLE,
 	KEY_LISTEN,
 	KEY_UINT,
+	KEY_BOOL,
+	KEY_PATH_LIST,          /* comma-separated paths; may be empty */
 };
 
 struct key {
@@ -24,7 +26,7 @@ struct key {
 	const char *name;
 	enum key_type type;
 	size_t offset;
-	size_t size;            /* of the text field, for KEY_PATH, KEY_DONGLE, KEY_LISTEN */
+	size_t size;            /* of the text field, for KEY_PATH, KEY_DONGLE, KEY_LISTEN, KEY_PATH_LIST */
 	uint32_t min, max;      /* for KEY_UINT */
 	bool reloadable;
 };
@@ -33,6 +35,8 @@ struct key {
 	{ sec, nm, ty, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, rel }
 #define UINT(sec, nm, field, lo, hi) \
 	{ sec, nm, KEY_UINT, offsetof(struct config, field), 0, lo, hi, false }
+#define BOOL(sec, nm, field) \
+	{ sec, nm, KEY_BOOL, offsetof(struct config, field), 0, 0, 0, false }
 
 static const struct key keys[] = {
 	TEXT("daemon", "state_dir", KEY_PATH, state_dir, false),
@@ -47,6 +51,9 @@ static const struct key keys[] = {
 	UINT("mesh", "in_flight", mesh_in_flight, 1, 32),
 	UINT("mesh", "timeout_ms", mesh_timeout_ms, 100, 60000),
 	UINT("mesh", "attempts", mesh_attempts, 1, 10),
+	TEXT("firmware", "trusted_keys", KEY_PATH_LIST, firmware_trusted_keys, false),
+	BOOL("firmware", "require_signature", firmware_require_signature),
+	BOOL("firmware", "allow_downgrade", firmware_allow_downgrade),
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -75,6 +82,8 @@ void config_init(struct config *cfg)
 	cfg->mesh_in_flight = 4;
 	cfg->mesh_timeout_ms = 2000;
 	cfg->mesh_attempts = 3;
+	cfg->firmware_require_signature = true;
+	cfg->firmware_allow_downgrade = false;
 }
 
 static const struct key *key_find(const char *section, const char *name)
@@ -113,6 +122,79 @@ static bool listen_valid(const char *v)
 	return parse_uint(colon + 1, 0, 65535, &port) == 0;
 }
 
+static int bool_parse(const char *v, bool *ret_value)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*ret_value = true;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*ret_value = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool config_list_next(const char **cursor, char *out, size_t size)
+{
+	const char *p = *cursor, *end;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return false;
+	n = strcspn(p, ",");
+	end = p + n;
+	*cursor = *end ? end + 1 : end;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	n = (size_t)(end - p);
+	if (size) {
+		if (n >= size)
+			n = size - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+	return true;
+}
+
+/* Every entry non-empty and shorter than PATH_MAX, at most CONFIG_LIST_MAX of them; a trailing comma is an empty
+ * entry too. */
+static int path_list_check(const char *name, const char *v, struct config_error *err)
+{
+	const char *p = v;
+	size_t n = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		const char *s = p, *e = p + len;
+
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == s)
+			return fail(err, "empty entry %zu in the list for %s: separate paths with single commas", n + 1,
+				    name);
+		if ((size_t)(e - s) >= PATH_MAX)
+			return fail(err, "entry %zu for %s is too long (at most %d bytes)", n + 1, name, PATH_MAX - 1);
+		if (++n > CONFIG_LIST_MAX)
+			return fail(err, "more than %d entries for %s", CONFIG_LIST_MAX, name);
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
+}
+
 static bool dongle_valid(const char *v)
 {
 	return strcmp(v, "none") == 0 || strcmp(v, "auto") == 0 || strcmp(v, "sim") == 0 ||
@@ -126,6 +208,7 @@ int config_set(struct config *cfg, const char *section, const char *name, const 
 	char *field;
 	uint64_t n;
 	int level;
+	bool b;
 
 	if (!k) {
 		snprintf(err->message, sizeof(err->message), "unknown key '%s' in section [%s]", name, section);
@@ -159,6 +242,16 @@ int config_set(struct config *cfg, const char *section, const char *name, const 
 				    value, name, k->min, k->max);
 		*(uint32_t *)(void *)field = (uint32_t)n;
 		return 0;
+	case KEY_BOOL:
+		if (bool_parse(value, &b) < 0)
+			return fail(err, "bad value '%s' for %s: expected true or false (yes/no, on/off, 1/0)", value,
+				    name);
+		*(bool *)(void *)field = b;
+		return 0;
+	case KEY_PATH_LIST:
+		if (path_list_check(name, value, err) < 0)
+			return -EINVAL;
+		break;
 	}
 	if (strlen(value) >= k->size)
 		return fail(err, "value for %s is too long (at most %zu bytes)", name, k->size - 1);
@@ -311,7 +404,11 @@ static void key_format(const struct config *cfg, const struct key *k, char *out,
 	case KEY_PATH:
 	case KEY_DONGLE:
 	case KEY_LISTEN:
+	case KEY_PATH_LIST:
 		snprintf(out, size, "%s", field);
+		break;
+	case KEY_BOOL:
+		snprintf(out, size, "%s", *(const bool *)(const void *)field ? "true" : "false");
 		break;
 	case KEY_LOG_LEVEL:
 		snprintf(out, size, "%s", log_level_to_string(*(const int *)(const void *)field));

@@ -29,7 +29,17 @@ struct config {
 	uint32_t mesh_in_flight;        /* [mesh] exchanges with nodes at once */
 	uint32_t mesh_timeout_ms;       /* [mesh] wait for a node's answer, per attempt */
 	uint32_t mesh_attempts;         /* [mesh] attempts per exchange */
+	char firmware_trusted_keys[CONFIG_MAX_LINE + 1];  /* [firmware] PEM paths, comma-separated; "" = none */
+	bool firmware_require_signature;        /* [firmware] */
+	bool firmware_allow_downgrade;          /* [firmware] */
 };
+
+#define CONFIG_LIST_MAX 32       /* entries of a list value (trusted_keys) */
+
+/* Walks a list value (entries separated by commas, spaces around them trimmed): copies the next entry into @out
+ * and advances *@cursor. Returns false at the end. config_set() has checked that every entry is non-empty and
+ * shorter than PATH_MAX, so an @out of PATH_MAX bytes always fits. */
+bool config_list_next(const char **cursor, char *out, size_t size);
 
 /* The reason a value or file was refused, with "FILE:LINE: " in front when it came from a file. */
 struct config_error {

@@ -117,6 +117,22 @@ static const char *const migrations[] = {
 	"  type TEXT NOT NULL,"
 	"  data TEXT NOT NULL"                  /* compact JSON */
 	") STRICT;",
+	/* 5: the firmware store (firmware.c): one row per stored file STATE_DIR/firmware/<id> */
+	"CREATE TABLE firmware ("
+	"  id TEXT PRIMARY KEY CHECK (length(id) = 64 AND id NOT GLOB '*[^0-9a-f]*'),"   /* SHA-256 of the file */
+	"  size INTEGER NOT NULL CHECK (size > 0),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('mcuboot', 'hex', 'raw')),"
+	"  version_major INTEGER NOT NULL CHECK (version_major BETWEEN 0 AND 255),"
+	"  version_minor INTEGER NOT NULL CHECK (version_minor BETWEEN 0 AND 255),"
+	"  version_revision INTEGER NOT NULL CHECK (version_revision BETWEEN 0 AND 65535),"
+	"  version_build INTEGER NOT NULL CHECK (version_build BETWEEN 0 AND 4294967295),"
+	"  firmware_id BLOB NOT NULL CHECK (length(firmware_id) BETWEEN 2 AND 108),"      /* Mesh DFU FWID */
+	"  metadata BLOB CHECK (metadata IS NULL OR length(metadata) <= 255),"
+	"  signature_key TEXT,"                 /* the trusted key that verified it; NULL: unsigned */
+	"  imported_at INTEGER NOT NULL,"       /* ms since the epoch */
+	"  imported_by TEXT NOT NULL"
+	") STRICT;"
+	"CREATE INDEX firmware_imported ON firmware(imported_at, id);",
 };
 
 int db_schema_latest(void)

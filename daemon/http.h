@@ -20,7 +20,7 @@
 #include "metrics.h"
 
 #define HTTP_MAX_PARAMS 4
-#define HTTP_MAX_PARAM_LEN 64
+#define HTTP_MAX_PARAM_LEN 80           /* a SHA-256 in hex (/api/v1/firmware/{id}) fits */
 #define HTTP_CONNECTION_MEMORY 32768    /* per connection: request line, headers and MHD's buffers */
 #define HTTP_SHUTDOWN_GRACE_MS 4000     /* in-flight requests get this long after SIGTERM */
 #define HTTP_STREAM_KEEPALIVE_MS 15000  /* a stream without data this long gets its keep-alive text */

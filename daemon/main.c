@@ -21,6 +21,8 @@
 #include "groups.h"
 #include "mesh_client.h"
 #include "config_file.h"
+#include "firmware.h"
+#include "mcuboot.h"
 #include "db.h"
 #include "dongle.h"
 #include "events.h"
@@ -53,6 +55,8 @@ struct daemon {
 	struct db *db;
 	struct metrics *metrics;
 	struct events *events;          /* the event bus: after the database, before everything that publishes */
+	struct mcuboot_keyring *keys;   /* [firmware] trusted_keys */
+	struct firmware *firmware;      /* the firmware store, after the database */
 	struct http *http;
 	struct dongle *dongle;          /* NULL with dongle = none */
 	struct mesh_client *mesh;       /* with a dongle */
@@ -604,6 +608,38 @@ static int start_dongle(struct daemon *d)
 	return r;
 }
 
+/* [firmware] trusted_keys: all or nothing, and a bad file stops the start with its name. */
+static int load_trusted_keys(struct daemon *d)
+{
+	const char *cursor = d->config.firmware_trusted_keys;
+	char (*paths)[PATH_MAX] = calloc(CONFIG_LIST_MAX, PATH_MAX);
+	const char *ptrs[CONFIG_LIST_MAX];
+	struct mcuboot_error err = { "" };
+	size_t n = 0;
+	int r;
+
+	d->keys = mcuboot_keyring_new();
+	if (!paths || !d->keys) {
+		free(paths);
+		log_err("out of memory");
+		return -ENOMEM;
+	}
+	while (n < CONFIG_LIST_MAX && config_list_next(&cursor, paths[n], PATH_MAX)) {
+		ptrs[n] = paths[n];
+		n++;
+	}
+	r = mcuboot_keyring_load_files(d->keys, ptrs, n, &err);
+	free(paths);
+	if (r < 0) {
+		log_err("[firmware] trusted_keys: %s", err.message);
+		return r;
+	}
+	if (d->config.firmware_require_signature && n == 0)
+		log_notice("firmware: no trusted keys and require_signature on: every firmware import will be "
+			   "refused; name the public keys in [firmware] trusted_keys");
+	return 0;
+}
+
 static uint64_t events_clock(void *userdata)
 {
 	return uv_now(userdata);
@@ -622,6 +658,9 @@ static int start(struct daemon *d)
 	uint64_t watchdog_ms;
 	int r;
 
+	r = load_trusted_keys(d);
+	if (r < 0)
+		return r;
 	r = lock_state_dir(d);
 	if (r < 0)
 		return r;
@@ -635,6 +674,20 @@ static int start(struct daemon *d)
 		return r;
 	}
 	log_info("database %s at schema version %d", path, db_schema_version(d->db));
+	r = firmware_new(&(struct firmware_options){
+				.state_dir = d->config.state_dir,
+				.db = d->db,
+				.keys = d->keys,
+				.require_signature = d->config.firmware_require_signature,
+				.allow_downgrade = d->config.firmware_allow_downgrade,
+			 }, &d->firmware, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("%s", errbuf);
+		return r;
+	}
+	log_info("firmware store %s/" FIRMWARE_DIR_NAME ": %zu trusted keys, require_signature %s",
+		 d->config.state_dir, mcuboot_keyring_count(d->keys),
+		 d->config.firmware_require_signature ? "on" : "off");
 	d->metrics = metrics_new();
 	if (!d->metrics) {
 		log_err("out of memory");
@@ -660,6 +713,7 @@ static int start(struct daemon *d)
 		.web_root = d->config.web_root,
 		.dongle_spec = d->config.dongle,
 		.events = d->events,
+		.firmware = d->firmware,
 	};
 	r = http_new(&d->loop, &http_options, api_routes, api_n_routes, &d->api, d->metrics, &d->http,
 		     errbuf, sizeof(errbuf));
@@ -794,6 +848,8 @@ int main(int argc, char **argv)
 	d.http = http_free(d.http);
 	d.dongle = dongle_free(d.dongle);
 	d.events = events_free(d.events);
+	d.firmware = firmware_free(d.firmware);
+	mcuboot_keyring_free(d.keys);
 	d.db = db_free(d.db);
 	d.metrics = metrics_free(d.metrics);
 	if (d.loop_ready) {

@@ -15,7 +15,9 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "ctl_keys.h"
 #include "ctl_network.h"
+#include "ctl_package.h"
 #include "link.h"
 #include "ctl_http.h"
 #include "log.h"
@@ -73,12 +75,21 @@ static void usage(FILE *out)
 		"                          import the network from a Mesh Configuration Database (CDB) export\n"
 		"  network show            the imported network (keys are never shown)\n"
 		"  network export [FILE]   the network as a CDB file, with what meshfleet learned (holds the keys)\n"
-		"  nodes refresh [--wait]  ask the nodes for their composition and firmware through the dongle\n\n"
+		"  nodes refresh [--wait]  ask the nodes for their composition and firmware through the dongle\n"
+		"  keys generate --type ecdsa-p256|ed25519 [--force] FILE\n"
+		"                          write a new private signing key (PKCS#8 PEM, mode 0600), show its public key\n"
+		"  keys show FILE          a key's public part: PEM, Qx/Qy or raw hex, MCUboot KEYHASH\n"
+		"  package inspect FILE [--key PEM]... [--region-start ADDR]\n"
+		"                          check an MCUboot image or Intel HEX file, offline\n\n"
 		"Options:\n"
 		"      --json              print JSON instead of lines for people\n"
 		"      --replace           network import: replace a different stored network, or go back to an\n"
 		"                          older export of the same one\n"
 		"      --wait              nodes refresh: wait until it ends, then print the result\n"
+		"      --type TYPE         keys generate: ecdsa-p256 or ed25519\n"
+		"      --force             keys generate: replace an existing FILE\n"
+		"      --key PEM           package inspect: verify the signature with this key (repeatable, at most %d)\n"
+		"      --region-start ADDR package inspect: the application region a HEX file must start at\n"
 		"  -u, --url URL           the daemon's address for the network and nodes commands (default\n"
 		"                          $MESHFLEET_URL, else " CTL_HTTP_DEFAULT_URL ")\n"
 		"  -t, --timeout MS        how long to wait for the HELLO answer (default %d, %d..%d)\n"
@@ -86,8 +97,9 @@ static void usage(FILE *out)
 		"  -V, --version           print the version and exit\n"
 		"  -h, --help              print this help and exit\n\n"
 		"Exit status: 0 when at least one meshfleet dongle answered, 1 when none did, 2 on a usage error.\n"
+		"package inspect: 0 valid (and verified, with --key), 1 refused, 2 usage error.\n"
 		"See docs/meshfleetctl.md.\n",
-		CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
+		CTL_PACKAGE_KEYS_MAX, CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
 }
 
 /* --- one probe --- */
@@ -419,13 +431,17 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT };
+	enum { OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT, OPT_TYPE, OPT_FORCE, OPT_KEY, OPT_REGION_START };
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "region-start", required_argument, NULL, OPT_REGION_START },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -433,6 +449,8 @@ int main(int argc, char **argv)
 	};
 	struct ctl ctl = { .hello_timeout_ms = CTL_HELLO_TIMEOUT_MS };
 	struct ctl_api api = { .url = getenv("MESHFLEET_URL") };
+	struct ctl_keys_options keys = { 0 };
+	struct ctl_package_options package = { 0 };
 	bool verbose = false;
 	int c, r, status;
 	char *end;
@@ -462,6 +480,22 @@ int main(int argc, char **argv)
 		case OPT_WAIT:
 			api.wait = true;
 			break;
+		case OPT_TYPE:
+			keys.type = optarg;
+			break;
+		case OPT_FORCE:
+			keys.force = true;
+			break;
+		case OPT_KEY:
+			if (package.n_key_files == CTL_PACKAGE_KEYS_MAX) {
+				fprintf(stderr, "meshfleetctl: at most %d --key options\n", CTL_PACKAGE_KEYS_MAX);
+				return CTL_EXIT_USAGE;
+			}
+			package.key_files[package.n_key_files++] = optarg;
+			break;
+		case OPT_REGION_START:
+			package.region_start = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -479,6 +513,12 @@ int main(int argc, char **argv)
 	if (!api.url || !*api.url)
 		api.url = CTL_HTTP_DEFAULT_URL;
 	api.json = ctl.json;
+	keys.json = ctl.json;
+	package.json = ctl.json;
+	if (optind < argc && strcmp(argv[optind], "keys") == 0)
+		return ctl_keys_main(&keys, argc - optind - 1, argv + optind + 1);
+	if (optind < argc && strcmp(argv[optind], "package") == 0)
+		return ctl_package_main(&package, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "network") == 0)
 		return ctl_network_main(&api, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "nodes") == 0)

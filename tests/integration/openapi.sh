@@ -78,8 +78,8 @@ done <<<"$routes"
 jq 'del(.paths["/api/v1/nodes/{addr}"].patch)' "$doc" >"$MF_TMP/missing.json"
 like "$(problems "$MF_TMP/missing.json" "$routes")" 'route PATCH /api/v1/nodes/\{addr\} is missing from the document' \
 	"self-check: a route missing from the document is reported"
-jq '.paths["/api/v1/firmware"] = {get: {responses: {"200": {description: "x"}}}}' "$doc" >"$MF_TMP/extra.json"
-like "$(problems "$MF_TMP/extra.json" "$routes")" 'GET /api/v1/firmware, which is not a route' \
+jq '.paths["/api/v1/invented"] = {get: {responses: {"200": {description: "x"}}}}' "$doc" >"$MF_TMP/extra.json"
+like "$(problems "$MF_TMP/extra.json" "$routes")" 'GET /api/v1/invented, which is not a route' \
 	"self-check: a documented operation that is no route is reported"
 jq '.paths["/api/v1/health"].get.responses["500"] = {description: "x", content: {"text/plain": {schema: {type: "string"}}}}' \
 	"$doc" >"$MF_TMP/plain-error.json"

@@ -88,6 +88,14 @@ static void test_invalid(void)
 		{ "[daemon]\nstate_dir = \"/x\n", "unterminated quoted value" },
 		{ "[daemon]\nlog_level = info\nlog_level = debug\n", ":3: duplicate key 'log_level'" },
 		{ "[http]\nlisten = [::1]:1\n[daemon]\n[http]\nlisten = [::1]:2\n", ":5: duplicate key 'listen'" },
+		{ "[firmware]\nrequire_signature = maybe\n", ":2: bad value 'maybe' for require_signature: "
+		  "expected true or false" },
+		{ "[firmware]\nallow_downgrade =\n", "bad value '' for allow_downgrade" },
+		{ "[firmware]\ntrusted_keys = a.pem,,b.pem\n", "empty entry 2 in the list for trusted_keys" },
+		{ "[firmware]\ntrusted_keys = a.pem, \n", "empty entry 2 in the list for trusted_keys" },
+		{ "[firmware]\ntrusted_keys = ,a.pem\n", "empty entry 1 in the list for trusted_keys" },
+		{ "[firmware]\ntrusted_keys = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,"
+		  "27,28,29,30,31,32,33\n", "more than 32 entries for trusted_keys" },
 	};
 	struct config cfg, before;
 	struct config_error err;
@@ -101,6 +109,44 @@ static void test_invalid(void)
 		has_str(err.message, "bad.conf:", "message names the file (case %zu)", i);
 		ok(memcmp(&cfg, &before, sizeof(cfg)) == 0, "nothing applied (case %zu)", i);
 	}
+}
+
+/* [firmware]: booleans in their spellings, and the comma-separated list of key files. */
+static void test_firmware_keys(void)
+{
+	static const struct { const char *text; bool value; } bools[] = {
+		{ "true", true }, { "yes", true }, { "on", true }, { "1", true },
+		{ "false", false }, { "no", false }, { "off", false }, { "0", false },
+	};
+	struct config cfg;
+	struct config_error err = { "" };
+	const char *cursor;
+	char entry[PATH_MAX];
+
+	config_init(&cfg);
+	ok(cfg.firmware_require_signature, "require_signature defaults to true");
+	ok(!cfg.firmware_allow_downgrade, "allow_downgrade defaults to false");
+	is_str(cfg.firmware_trusted_keys, "", "no trusted keys by default");
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		is_int(config_set(&cfg, "firmware", "require_signature", bools[i].text, &err), 0, "bool '%s'",
+		       bools[i].text);
+		is_int(cfg.firmware_require_signature, bools[i].value, "bool '%s' value", bools[i].text);
+	}
+	is_int(config_set(&cfg, "firmware", "allow_downgrade", "True", &err), -EINVAL, "booleans are lower case");
+	is_int(load("[firmware]\ntrusted_keys = /etc/k1.pem , keys/k 2.pem,/k3.pem\nrequire_signature = false\n"
+		    "allow_downgrade = yes\n", &cfg, &err), 0, "a [firmware] section");
+	ok(!cfg.firmware_require_signature && cfg.firmware_allow_downgrade, "its booleans");
+	cursor = cfg.firmware_trusted_keys;
+	ok(config_list_next(&cursor, entry, sizeof(entry)), "first entry");
+	is_str(entry, "/etc/k1.pem", "first entry, spaces trimmed");
+	ok(config_list_next(&cursor, entry, sizeof(entry)), "second entry");
+	is_str(entry, "keys/k 2.pem", "second entry keeps its inner space");
+	ok(config_list_next(&cursor, entry, sizeof(entry)), "third entry");
+	is_str(entry, "/k3.pem", "third entry");
+	ok(!config_list_next(&cursor, entry, sizeof(entry)), "no fourth entry");
+	is_int(load("[firmware]\ntrusted_keys =\n", &cfg, &err), 0, "an empty list is valid");
+	cursor = cfg.firmware_trusted_keys;
+	ok(!config_list_next(&cursor, entry, sizeof(entry)), "and has no entry");
 }
 
 static void test_file_errors(void)
@@ -186,6 +232,15 @@ static void test_diff(void)
 	ok(seen.reloadable[0], "log_level is reloadable");
 	is_str(seen.keys[1], "http.max_connections", "max_connections differs");
 	ok(!seen.reloadable[1], "max_connections needs a restart");
+	seen.n = 0;
+	b = a;
+	b.firmware_require_signature = false;
+	snprintf(b.firmware_trusted_keys, sizeof(b.firmware_trusted_keys), "/k.pem");
+	config_diff(&a, &b, on_diff, &seen);
+	is_int(seen.n, 2, "[firmware]: two differences");
+	is_str(seen.keys[0], "firmware.trusted_keys", "trusted_keys differs");
+	is_str(seen.keys[1], "firmware.require_signature", "require_signature differs");
+	ok(!seen.reloadable[0] && !seen.reloadable[1], "the trust policy needs a restart");
 }
 
 int main(void)
@@ -196,6 +251,7 @@ int main(void)
 	}
 	test_valid();
 	test_invalid();
+	test_firmware_keys();
 	test_file_errors();
 	test_set();
 	test_diff();
