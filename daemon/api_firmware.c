@@ -8,6 +8,7 @@
 #include "api.h"
 #include "firmware.h"
 #include "log.h"
+#include "package.h"
 #include "util.h"
 
 #define FIRMWARE_LIST_DEFAULT 100
@@ -49,8 +50,10 @@ static int import_params(const struct http_request *req, struct firmware_import 
 			in->format = FIRMWARE_FORMAT_HEX;
 		else if (strcmp(format, "raw") == 0)
 			in->format = FIRMWARE_FORMAT_RAW;
+		else if (strcmp(format, "zip") == 0)
+			in->format = FIRMWARE_FORMAT_MCUBOOT;   /* the package's application image; see unpack() */
 		else {
-			http_reply_error(res, 400, "invalid_parameter", "format='%s': expected mcuboot, hex or raw",
+			http_reply_error(res, 400, "invalid_parameter", "format='%s': expected mcuboot, hex, raw or zip",
 					 format);
 			return -EINVAL;
 		}
@@ -148,6 +151,38 @@ static void reply_store_error(struct http_response *res, int error)
 	}
 }
 
+/* An nRF Connect SDK dfu_application.zip (format=zip, or a body that starts like a zip without a format): what is
+ * stored is its application image, with the firmware ID and metadata the package gives unless the query gives them.
+ * The signature is checked by firmware_import() with the trusted keys, like any MCUboot image. Returns 0 (with
+ * @pkg to free), 1 when the body is no package, or -EBADMSG after answering 422. */
+static int unpack(const struct http_request *req, struct firmware_import *in, struct package *pkg,
+		  struct http_response *res)
+{
+	const char *format = http_query(req, "format");
+	bool zip = format ? strcmp(format, "zip") == 0 :
+		   req->body && req->body_len >= 4 && memcmp(req->body, "PK\3\4", 4) == 0;
+	char err[512];
+	int r;
+
+	if (!zip)
+		return 1;
+	r = package_open(req->body ? req->body : "", req->body ? req->body_len : 0, NULL, pkg, err, sizeof(err));
+	if (r < 0) {
+		log_notice("firmware import of a %zu-byte package refused: %s", req->body_len, err);
+		http_reply_error(res, 422, "invalid_package", "%s", r == -ENOMEM ? "out of memory" : err);
+		return -EBADMSG;
+	}
+	if (!in->firmware_id) {
+		in->firmware_id = pkg->firmware_id;
+		in->firmware_id_len = pkg->firmware_id_len;
+	}
+	if (!in->metadata && pkg->metadata_len) {
+		in->metadata = pkg->metadata;
+		in->metadata_len = pkg->metadata_len;
+	}
+	return 0;
+}
+
 void api_firmware_import(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
@@ -155,6 +190,9 @@ void api_firmware_import(void *app, const struct http_request *req, struct http_
 	struct firmware_record *rec = malloc(sizeof(*rec));
 	struct firmware_error *err = malloc(sizeof(*err));
 	struct firmware_import in;
+	struct package pkg = { 0 };
+	const uint8_t *image;
+	size_t image_len;
 	char version[40];
 	bool created = false;
 	int r;
@@ -165,8 +203,12 @@ void api_firmware_import(void *app, const struct http_request *req, struct http_
 	}
 	if (import_params(req, &in, fwid, metadata, res) < 0)
 		goto out;
-	r = firmware_import(api->firmware, (const uint8_t *)req->body, req->body ? req->body_len : 0, &in, rec,
-			    &created, err);
+	r = unpack(req, &in, &pkg, res);
+	if (r < 0)
+		goto out;
+	image = r == 0 ? pkg.image : (const uint8_t *)req->body;
+	image_len = r == 0 ? pkg.image_len : req->body ? req->body_len : 0;
+	r = firmware_import(api->firmware, image, image_len, &in, rec, &created, err);
 	if (r == -EBADMSG) {
 		log_notice("firmware import of %zu bytes refused: %s: %s", req->body_len, err->reason, err->message);
 		reply_refusal(res, err);
@@ -186,6 +228,7 @@ void api_firmware_import(void *app, const struct http_request *req, struct http_
 	if (created)
 		snprintf(res->location, sizeof(res->location), "/api/v1/firmware/%s", rec->id);
 out:
+	package_free(&pkg);
 	free(rec);
 	free(err);
 }

@@ -98,8 +98,32 @@ refused "a HEX image while signatures are required" 422 untrusted_image no_signa
 upload "$img2" '?version=2.0.0'
 refused "a version for an MCUboot image" 400 invalid_parameter version_given
 
+# nRF Connect SDK packages: the application image is stored, with the package's firmware ID
+upload "$data/ncs/dfu_blinky_3.0.0.zip"
+expect_error 422 invalid_package "a package that contradicts itself"
+like "$(json_value .error.message)" 'version 3.0.0\+0 but its MCUboot header says 2.0.0\+0' \
+	"a package that contradicts itself: both versions named"
+is "$(stored_files) $(stored_rows)" "$files_before $rows_before" "a package that contradicts itself: nothing stored"
+printf 'PK\003\004 not really a zip' >"$MF_TMP/broken.zip"
+upload "$MF_TMP/broken.zip"
+expect_error 422 invalid_package "a broken zip"
 upload "$img2" '?format=zip'
-expect_error 400 invalid_parameter "format=zip"
+expect_error 422 invalid_package "format=zip with an image that is no zip"
+upload "$data/ncs/mesh_light_1.0.0_thingy53_nrf5340.zip"
+is "$STATUS" 201 "the mesh_light 1.0.0 package, signed with the trusted key: 201"
+json_is .kind mcuboot "... its application image is stored"
+json_is .version "1.0.0+0" "... version 1.0.0+0"
+json_is .firmware_id 59000100000000000000 "... the package's firmware ID"
+json_is .signature_key "$rsa_key" "... verified with the trusted key"
+# the SHA-256 of app_update.bin in that zip (tests/data/ncs/README.md)
+json_is .id 50345943485b56164aa930120f58da4db3a9e2cc910f19899c0dcf5b48d478ae "... its id is app_update.bin's SHA-256"
+pkg_id=$(json_value .id)
+is "$(sha256sum "$STATE/firmware/$pkg_id" | cut -d' ' -f1)" "$pkg_id" "... and the stored file has that hash"
+req DELETE "/api/v1/firmware/$pkg_id"
+is "$STATUS" 204 "... and deleted again"
+
+upload "$img2" '?format=tar'
+expect_error 400 invalid_parameter "format=tar"
 upload "$img2" '?company_id=70000'
 expect_error 400 invalid_parameter "company_id over 0xFFFF"
 upload "$img2" '?firmware_id=59'
