@@ -98,25 +98,8 @@ static int record(struct discovery *d, struct work *t, const struct ma_comp0 *co
 	sqlite3_bind_int(stmt, 2, t->answered);
 	sqlite3_bind_int64(stmt, 3, now);
 	r = db_result(db, sqlite3_step(stmt), "record reachability");
-	if (r == 0 && have_comp) {
-		stmt = db_stmt(db, "UPDATE nodes SET composition = ?2, company_id = ?3, product_id = ?4, "
-			       "version_id = ?5, crpl = ?6, features = ?7, elements = ?8, dfu_capable = ?9 "
-			       "WHERE address = ?1");
-		if (!stmt) {
-			r = -EIO;
-			goto fail;
-		}
-		sqlite3_bind_int(stmt, 1, t->address);
-		sqlite3_bind_blob(stmt, 2, t->comp, t->comp_len, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 3, comp->cid);
-		sqlite3_bind_int(stmt, 4, comp->pid);
-		sqlite3_bind_int(stmt, 5, comp->vid);
-		sqlite3_bind_int(stmt, 6, comp->crpl);
-		sqlite3_bind_int(stmt, 7, comp->features);
-		sqlite3_bind_int(stmt, 8, comp->element_count);
-		sqlite3_bind_int(stmt, 9, t->dfu_capable > 0);
-		r = db_result(db, sqlite3_step(stmt), "record composition");
-	}
+	if (r == 0 && have_comp)
+		r = nodes_set_composition(db, t->address, t->comp, t->comp_len, comp, t->dfu_capable > 0);
 	if (r == 0 && have_info) {
 		struct ma_fw_iter it;
 		struct ma_fw_entry e;
@@ -300,7 +283,6 @@ static void problem(struct work *t, const char *what)
 /* The composition tells whether the node can be updated, and on which element its Firmware Update Server is. */
 static void take_composition(struct work *t, const struct msg_mesh_recv *a)
 {
-	static const uint16_t dfu_models[] = { MA_MODEL_DFU_SRV, MA_MODEL_BLOB_SRV };
 	struct ma_msg m;
 	enum ma_status st = ma_decode(a->payload, a->payload_len, &m);
 
@@ -311,7 +293,7 @@ static void take_composition(struct work *t, const struct msg_mesh_recv *a)
 	memcpy(t->comp, m.u.comp.data, m.u.comp.data_len);
 	t->comp_len = (uint16_t)m.u.comp.data_len;
 	t->elements = m.u.comp.page0.element_count;
-	t->dfu_capable = ma_comp0_find_element(&m.u.comp.page0, dfu_models, 2, &t->fu_element) ? 1 : 0;
+	t->dfu_capable = node_composition_dfu_element(t->comp, t->comp_len, &m.u.comp.page0, &t->fu_element) == 0;
 }
 
 static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mesh_access.h"
 #include "network.h"
+#include "nodes.h"
 #include "util.h"
 
 #define ACTIVE_MAX (2 * MESH_CLIENT_IN_FLIGHT_MAX)      /* nodes in progress: bounds the mesh client's queue */
@@ -272,29 +273,6 @@ static int load_record(struct groups *g, uint16_t address, struct record *rec)
 	return 0;
 }
 
-static int record_composition(struct groups *g, uint16_t address, const uint8_t *data, size_t len,
-			      const struct ma_comp0 *comp, bool dfu_capable)
-{
-	sqlite3_stmt *stmt = db_stmt(g->db,
-		"UPDATE nodes SET composition = ?2, company_id = ?3, product_id = ?4, version_id = ?5, crpl = ?6, "
-		"  features = ?7, elements = ?8, dfu_capable = ?9, reachable = 1, last_seen = ?10, updated_at = ?10 "
-		"WHERE address = ?1");
-
-	if (!stmt)
-		return -EIO;
-	sqlite3_bind_int(stmt, 1, address);
-	sqlite3_bind_blob(stmt, 2, data, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 3, comp->cid);
-	sqlite3_bind_int(stmt, 4, comp->pid);
-	sqlite3_bind_int(stmt, 5, comp->vid);
-	sqlite3_bind_int(stmt, 6, comp->crpl);
-	sqlite3_bind_int(stmt, 7, comp->features);
-	sqlite3_bind_int(stmt, 8, comp->element_count);
-	sqlite3_bind_int(stmt, 9, dfu_capable);
-	sqlite3_bind_int64(stmt, 10, time_now_ms());
-	return db_result(g->db, sqlite3_step(stmt), "record a node's composition");
-}
-
 static int record_config(struct work *t)
 {
 	struct groups *g = t->g;
@@ -505,16 +483,6 @@ static void take_element(struct work *t, uint8_t element)
 	t->blob_subscribed = rec->member_element == element && rec->blob_subscribed;
 }
 
-/* Finds the element with both DFU server models. Returns 0, -ENODEV (none: not DFU capable) or -EBADMSG. */
-static int find_element(const uint8_t *data, size_t len, struct ma_comp0 *comp, uint8_t *ret_element)
-{
-	static const uint16_t dfu_models[] = { MA_MODEL_DFU_SRV, MA_MODEL_BLOB_SRV };
-
-	if (ma_comp0_parse(data, len, comp) != MA_OK)
-		return -EBADMSG;
-	return ma_comp0_find_element(comp, dfu_models, ARRAY_SIZE(dfu_models), ret_element) ? 0 : -ENODEV;
-}
-
 static void on_answer(void *userdata, int error, const struct msg_mesh_recv *answer);
 
 static int send_step(struct work *t)
@@ -713,12 +681,12 @@ static void take_composition(struct work *t, const struct ma_msg *m)
 		finish(t, RESULT_FAILED, "malformed: the node's composition data is too long");
 		return;
 	}
-	found = find_element(m->u.comp.data, m->u.comp.data_len, &comp, &element);
+	found = node_composition_dfu_element(m->u.comp.data, m->u.comp.data_len, &comp, &element);
 	if (found == -EBADMSG) {
 		finish(t, RESULT_FAILED, "malformed: the node's composition data (page 0) does not parse");
 		return;
 	}
-	r = record_composition(t->g, t->address, m->u.comp.data, m->u.comp.data_len, &comp, found == 0);
+	r = nodes_set_composition(t->g->db, t->address, m->u.comp.data, m->u.comp.data_len, &comp, found == 0);
 	if (r < 0) {
 		finish(t, RESULT_FAILED, "internal: cannot record the composition: %s", strerror(-r));
 		return;
@@ -806,7 +774,7 @@ static void start_target(struct groups *g, struct work *t, uint16_t address)
 		t->fu_subscribed = t->have_element && t->rec.fu_subscribed;
 		t->blob_subscribed = t->have_element && t->rec.blob_subscribed;
 	} else if (t->rec.comp_len > 0) {
-		r = find_element(t->rec.comp, t->rec.comp_len, &comp, &element);
+		r = node_composition_dfu_element(t->rec.comp, t->rec.comp_len, &comp, &element);
 		if (r == -ENODEV) {
 			finish(t, RESULT_REFUSED, REASON_NOT_DFU_CAPABLE);
 			return;

@@ -389,3 +389,35 @@ int nodes_images(struct db *db, uint16_t address, struct node_image *out, size_t
 	*ret_n = n;
 	return 0;
 }
+
+int node_composition_dfu_element(const uint8_t *data, size_t len, struct ma_comp0 *ret_comp, uint8_t *ret_element)
+{
+	static const uint16_t dfu_models[] = { MA_MODEL_DFU_SRV, MA_MODEL_BLOB_SRV };
+
+	if (ma_comp0_parse(data, len, ret_comp) != MA_OK)
+		return -EBADMSG;
+	return ma_comp0_find_element(ret_comp, dfu_models, ARRAY_SIZE(dfu_models), ret_element) ? 0 : -ENODEV;
+}
+
+int nodes_set_composition(struct db *db, uint16_t address, const uint8_t *data, size_t len,
+			  const struct ma_comp0 *comp, bool dfu_capable)
+{
+	sqlite3_stmt *stmt = db_stmt(db,
+		"UPDATE nodes SET composition = ?2, company_id = ?3, product_id = ?4, version_id = ?5, crpl = ?6, "
+		"  features = ?7, elements = ?8, dfu_capable = ?9, reachable = 1, last_seen = ?10, updated_at = ?10 "
+		"WHERE address = ?1");
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_int(stmt, 1, address);
+	sqlite3_bind_blob(stmt, 2, data, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, comp->cid);
+	sqlite3_bind_int(stmt, 4, comp->pid);
+	sqlite3_bind_int(stmt, 5, comp->vid);
+	sqlite3_bind_int(stmt, 6, comp->crpl);
+	sqlite3_bind_int(stmt, 7, comp->features);
+	sqlite3_bind_int(stmt, 8, comp->element_count);
+	sqlite3_bind_int(stmt, 9, dfu_capable);
+	sqlite3_bind_int64(stmt, 10, time_now_ms());
+	return db_result(db, sqlite3_step(stmt), "record a node's composition");
+}

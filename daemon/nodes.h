@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "mesh_access.h"
 
 #define NODE_NAME_MAX 64        /* bytes of UTF-8 */
 #define NODE_FWID_MIN 2
@@ -65,6 +66,16 @@ int nodes_insert(struct db *db, struct node *nodes, size_t n, size_t *ret_confli
 
 /* Returns 0, -ENOENT or a database error. */
 int nodes_get(struct db *db, uint16_t address, struct node *ret_node);
+
+/* Checks a node's Composition Data page 0 (as received, after the page byte) and finds the element that holds both
+ * the Firmware Update Server and the BLOB Transfer Server. Returns 0 with *ret_element, -ENODEV (valid, but the node
+ * is not DFU capable) or -EBADMSG (malformed). *ret_comp is set unless -EBADMSG. */
+int node_composition_dfu_element(const uint8_t *data, size_t len, struct ma_comp0 *ret_comp, uint8_t *ret_element);
+
+/* Records page 0 and what it says (company, product and version ids, CRPL, features, elements, DFU capable); the
+ * node answered, so it is reachable and seen now. Returns 0 or a database error. */
+int nodes_set_composition(struct db *db, uint16_t address, const uint8_t *data, size_t len,
+			  const struct ma_comp0 *comp, bool dfu_capable);
 
 /* One firmware image of a node, as its Firmware Update Information Status listed it (discovery.h). */
 struct node_image {

@@ -1,5 +1,6 @@
 /* bytes: little-endian field access and byte copies for the protocol codecs, without libc (freestanding).
- * Internal to protocol/; every function is static inline so each .c gets its own copy and no symbol leaks. */
+ * Internal to protocol/; every function is static inline so each .c gets its own copy and no symbol leaks. The
+ * cursor functions (struct reader, struct writer) have no prefix: they are the codecs' vocabulary. */
 #ifndef MESHFLEET_PROTOCOL_BYTES_H
 #define MESHFLEET_PROTOCOL_BYTES_H
 
@@ -46,6 +47,94 @@ static inline bool bytes_contain(const uint8_t *p, size_t len, uint8_t value)
 		if (p[i] == value)
 			return true;
 	return false;
+}
+
+/* --- the codecs' cursors (messages.c, mesh_access.c), bounds-checked: a read past the end yields zeros, a write
+ * past the end is dropped and remembered, so a length check missed by mistake corrupts a value instead of memory.
+ * Callers check lengths first; these are the second line. --- */
+
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+};
+
+static inline uint8_t get_u8(struct reader *r)
+{
+	return r->pos < r->len ? r->buf[r->pos++] : 0;
+}
+
+static inline uint16_t get_le16(struct reader *r)
+{
+	uint16_t lo = get_u8(r);
+
+	return (uint16_t)(lo | (get_u8(r) << 8));
+}
+
+static inline uint32_t get_le32(struct reader *r)
+{
+	uint32_t lo = get_le16(r);
+
+	return lo | ((uint32_t)get_le16(r) << 16);
+}
+
+static inline void get_bytes(struct reader *r, uint8_t *dst, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = get_u8(r);
+}
+
+static inline size_t reader_left(const struct reader *r)
+{
+	return r->len - r->pos;
+}
+
+/* The rest of the payload, borrowed. */
+static inline const uint8_t *get_rest(struct reader *r, size_t *ret_len)
+{
+	const uint8_t *p = r->buf + r->pos;
+
+	*ret_len = r->len - r->pos;
+	r->pos = r->len;
+	return p;
+}
+
+struct writer {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	bool full;
+};
+
+static inline void put_u8(struct writer *w, uint8_t v)
+{
+	if (w->len >= w->cap) {
+		w->full = true;
+		return;
+	}
+	w->buf[w->len++] = v;
+}
+
+static inline void put_le16(struct writer *w, uint16_t v)
+{
+	put_u8(w, (uint8_t)v);
+	put_u8(w, (uint8_t)(v >> 8));
+}
+
+static inline void put_le32(struct writer *w, uint32_t v)
+{
+	put_le16(w, (uint16_t)v);
+	put_le16(w, (uint16_t)(v >> 16));
+}
+
+static inline void put_bytes(struct writer *w, const uint8_t *p, size_t n)
+{
+	if (n > w->cap - w->len) {
+		w->full = true;
+		return;
+	}
+	bytes_copy(w->buf + w->len, p, n);
+	w->len += n;
 }
 
 #endif
