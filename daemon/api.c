@@ -13,6 +13,7 @@
 #include "log.h"
 #include "cdb.h"
 #include "nodes.h"
+#include "tokens.h"
 #include "util.h"
 
 #define METRICS_MAX_BYTES (1u << 20)
@@ -197,6 +198,9 @@ static void api_metrics(void *app, const struct http_request *req, struct http_r
 		      (unsigned long long)((uv_now(api->loop) - api->started_ms) / 1000), PACKAGE_VERSION);
 	strbuf_printf(&out, "# HELP meshfleet_event_streams Open GET /api/v1/events streams.\n"
 		      "# TYPE meshfleet_event_streams gauge\nmeshfleet_event_streams %u\n", api->n_event_streams);
+	strbuf_printf(&out, "# HELP meshfleet_audit_write_errors_total Mutating API calls the audit log failed to "
+		      "record.\n# TYPE meshfleet_audit_write_errors_total counter\nmeshfleet_audit_write_errors_total "
+		      "%llu\n", (unsigned long long)audit_write_errors(api->audit));
 	metrics_render_dongle(api, &out);
 	metrics_render_mesh(api, &out);
 	text = strbuf_steal(&out, &len);
@@ -290,40 +294,55 @@ static const char *const nodes_query[] = {
 static const char *const nodes_filter_query[] = { "firmware_id", "company_id", "product_id", "tag", NULL };
 static const char *const network_import_query[] = { "replace", NULL };
 static const char *const group_members_query[] = { "limit", "cursor", NULL };
-static const char *const events_query[] = { "since", "types", NULL };
-static const char *const firmware_body[] = { "application/octet-stream", NULL };
+/* access_token: EventSource in a browser cannot send an Authorization header (http.c takes the token from it) */
+static const char *const events_query[] = { "since", "types", HTTP_AUTH_QUERY_PARAM, NULL };
+static const char *const tokens_query[] = { "limit", "cursor", NULL };
+static const char *const firmware_body[] = { "application/octet-stream", "multipart/form-data", NULL };
 static const char *const firmware_import_query[] = {
-	"format", "company_id", "firmware_id", "metadata", "region_start", "version", NULL,
+	"format", "company_id", "firmware_id", "metadata", "region_start", "version", "core_type", "elements",
+	"composition_hash", "composition_from", NULL,
 };
 static const char *const firmware_list_query[] = { "limit", "cursor", NULL };
+static const char *const audit_query[] = { "limit", "cursor", "token", "since", "until", "method", NULL };
+
+/* The least role each route needs (tokens.h; docs/api.md, "Authentication"). Public: health (monitoring polls
+ * it) and the dashboard's own files, which hold no data: the page must load to ask for a token. */
+#define API_PUBLIC HTTP_ACCESS_PUBLIC
+#define API_VIEWER TOKEN_ROLE_VIEWER            /* reads */
+#define API_OPERATOR TOKEN_ROLE_OPERATOR        /* changes to nodes, groups, firmware, campaigns */
+#define API_ADMIN TOKEN_ROLE_ADMIN              /* tokens and the network's keys */
 
 const struct http_route api_routes[] = {
-	{ "GET", "/api/v1/health", api_health, NULL, NULL },
-	{ "GET", "/api/v1/dongle", api_dongle, NULL, NULL },
-	{ "GET", "/api/v1/dongle/log", api_dongle_log, dongle_log_query, NULL },
-	{ "GET", "/api/v1/nodes", api_nodes_list, nodes_query, NULL },
-	{ "POST", "/api/v1/nodes", api_nodes_create, NULL, json_body },
-	{ "POST", "/api/v1/nodes/refresh", api_nodes_refresh_start, nodes_filter_query, NULL },
-	{ "GET", "/api/v1/nodes/refresh", api_nodes_refresh_get, NULL, NULL },
-	{ "DELETE", "/api/v1/nodes/refresh", api_nodes_refresh_cancel, NULL, NULL },
-	{ "GET", "/api/v1/nodes/{addr}", api_node_get, NULL, NULL },
-	{ "PATCH", "/api/v1/nodes/{addr}", api_node_patch, NULL, patch_body },
-	{ "DELETE", "/api/v1/nodes/{addr}", api_node_delete, NULL, NULL },
-	{ "POST", "/api/v1/groups/{addr}/members", api_group_members_add, NULL, json_body },
-	{ "GET", "/api/v1/groups/{addr}/members", api_group_members_get, group_members_query, NULL },
+	{ "GET", "/api/v1/health", api_health, NULL, NULL, 0, API_PUBLIC },
+	{ "GET", "/api/v1/dongle", api_dongle, NULL, NULL, 0, API_VIEWER },
+	{ "GET", "/api/v1/dongle/log", api_dongle_log, dongle_log_query, NULL, 0, API_VIEWER },
+	{ "GET", "/api/v1/nodes", api_nodes_list, nodes_query, NULL, 0, API_VIEWER },
+	{ "POST", "/api/v1/nodes", api_nodes_create, NULL, json_body, 0, API_OPERATOR },
+	{ "POST", "/api/v1/nodes/refresh", api_nodes_refresh_start, nodes_filter_query, NULL, 0, API_OPERATOR },
+	{ "GET", "/api/v1/nodes/refresh", api_nodes_refresh_get, NULL, NULL, 0, API_VIEWER },
+	{ "DELETE", "/api/v1/nodes/refresh", api_nodes_refresh_cancel, NULL, NULL, 0, API_OPERATOR },
+	{ "GET", "/api/v1/nodes/{addr}", api_node_get, NULL, NULL, 0, API_VIEWER },
+	{ "PATCH", "/api/v1/nodes/{addr}", api_node_patch, NULL, patch_body, 0, API_OPERATOR },
+	{ "DELETE", "/api/v1/nodes/{addr}", api_node_delete, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/groups/{addr}/members", api_group_members_add, NULL, json_body, 0, API_OPERATOR },
+	{ "GET", "/api/v1/groups/{addr}/members", api_group_members_get, group_members_query, NULL, 0, API_VIEWER },
 	/* a body is optional: without one, every member goes */
-	{ "DELETE", "/api/v1/groups/{addr}/members", api_group_members_remove, NULL, json_body },
-	{ "GET", "/api/v1/network", api_network_get, NULL, NULL },
-	{ "POST", "/api/v1/network/import", api_network_import, network_import_query, json_body, CDB_FILE_MAX },
-	{ "GET", "/api/v1/network/export", api_network_export, NULL, NULL },
-	{ "GET", "/api/v1/events", api_events_stream, events_query, NULL },
-	{ "POST", "/api/v1/firmware", api_firmware_import, firmware_import_query, firmware_body, FIRMWARE_IMAGE_MAX },
-	{ "GET", "/api/v1/firmware", api_firmware_list, firmware_list_query, NULL },
-	{ "GET", "/api/v1/firmware/{id}", api_firmware_get, NULL, NULL },
-	{ "DELETE", "/api/v1/firmware/{id}", api_firmware_delete, NULL, NULL },
-	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL },
-	{ "GET", "/metrics", api_metrics, NULL, NULL },
-	{ "GET", "/", api_static_index, NULL, NULL },
-	{ "GET", "/assets/{file}", api_static_asset, NULL, NULL },
+	{ "DELETE", "/api/v1/groups/{addr}/members", api_group_members_remove, NULL, json_body, 0, API_OPERATOR },
+	{ "GET", "/api/v1/network", api_network_get, NULL, NULL, 0, API_VIEWER },
+	{ "POST", "/api/v1/network/import", api_network_import, network_import_query, json_body, CDB_FILE_MAX, API_ADMIN },
+	{ "GET", "/api/v1/network/export", api_network_export, NULL, NULL, 0, API_ADMIN },
+	{ "GET", "/api/v1/events", api_events_stream, events_query, NULL, 0, API_VIEWER },
+	{ "POST", "/api/v1/firmware", api_firmware_import, firmware_import_query, firmware_body, FIRMWARE_UPLOAD_MAX, API_OPERATOR },
+	{ "GET", "/api/v1/firmware", api_firmware_list, firmware_list_query, NULL, 0, API_VIEWER },
+	{ "GET", "/api/v1/firmware/{id}", api_firmware_get, NULL, NULL, 0, API_VIEWER },
+	{ "DELETE", "/api/v1/firmware/{id}", api_firmware_delete, NULL, NULL, 0, API_OPERATOR },
+	{ "GET", "/api/v1/audit", api_audit_list, audit_query, NULL, 0, API_ADMIN },
+	{ "POST", "/api/v1/tokens", api_tokens_create, NULL, json_body, 0, API_ADMIN },
+	{ "GET", "/api/v1/tokens", api_tokens_list, tokens_query, NULL, 0, API_ADMIN },
+	{ "DELETE", "/api/v1/tokens/{id}", api_tokens_delete, NULL, NULL, 0, API_ADMIN },
+	{ "GET", "/api/v1/openapi.json", api_openapi, NULL, NULL, 0, API_VIEWER },
+	{ "GET", "/metrics", api_metrics, NULL, NULL, 0, API_VIEWER },
+	{ "GET", "/", api_static_index, NULL, NULL, 0, API_PUBLIC },
+	{ "GET", "/assets/{file}", api_static_asset, NULL, NULL, 0, API_PUBLIC },
 };
 const size_t api_n_routes = ARRAY_SIZE(api_routes);

@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "audit.h"
 #include "db.h"
 #include "discovery.h"
 #include "dongle.h"
@@ -35,6 +36,7 @@ struct api {
 	struct events *events;          /* weak */
 	struct firmware *firmware;      /* weak */
 	unsigned n_event_streams;       /* open GET /api/v1/events streams */
+	struct audit *audit;            /* weak; the audit log */
 };
 
 #define API_EVENTS_STREAMS_MAX 16                /* GET /api/v1/events clients at once */
@@ -69,6 +71,17 @@ void api_firmware_import(void *app, const struct http_request *req, struct http_
 void api_firmware_list(void *app, const struct http_request *req, struct http_response *res);
 void api_firmware_get(void *app, const struct http_request *req, struct http_response *res);
 void api_firmware_delete(void *app, const struct http_request *req, struct http_response *res);
+
+/* api_audit.c: GET /api/v1/audit, and http_options.on_complete: records a mutating call in the audit log */
+void api_audit_list(void *app, const struct http_request *req, struct http_response *res);
+void api_audit_complete(void *app, const struct http_request *req, unsigned status);
+
+/* api_tokens.c: the tokens routes, and http_options.authenticate / role_name */
+void api_tokens_create(void *app, const struct http_request *req, struct http_response *res);
+void api_tokens_list(void *app, const struct http_request *req, struct http_response *res);
+void api_tokens_delete(void *app, const struct http_request *req, struct http_response *res);
+int api_authenticate(void *app, const char *token, struct http_principal *ret);
+const char *api_role_name(unsigned role);
 
 /* api_network.c */
 void api_network_get(void *app, const struct http_request *req, struct http_response *res);

@@ -1,48 +1,205 @@
-/* api_firmware: POST/GET /api/v1/firmware, GET/DELETE /api/v1/firmware/{id}: the firmware store. See firmware.h. */
+/* api_firmware: POST/GET /api/v1/firmware, GET/DELETE /api/v1/firmware/{id}: the firmware store. See firmware.h.
+ *
+ * POST takes the file as the body (application/octet-stream) or as the "file" part of a multipart/form-data body
+ * (multipart.h), with its parameters in the query or as form fields. The import runs on the thread pool
+ * (firmware_import_start()) and the request is answered when it is done (http_defer()). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
+#include "events.h"
 #include "firmware.h"
 #include "log.h"
+#include "multipart.h"
+#include "nodes.h"
 #include "package.h"
 #include "util.h"
 
 #define FIRMWARE_LIST_DEFAULT 100
 #define FIRMWARE_LIST_MAX 1000
 
-/* Decodes a hex query parameter of @min..@max bytes into @out. Returns the length, or -EINVAL after answering. */
-static long query_hex(const struct http_request *req, const char *name, size_t min, size_t max, uint8_t *out,
+/* The import's parameters: the same names in the query and as form fields (docs/api.md, POST /api/v1/firmware). */
+static const char *const import_fields[] = {
+	"format", "company_id", "firmware_id", "metadata", "region_start", "version", "core_type", "elements",
+	"composition_hash", "composition_from", NULL,
+};
+
+/* Where the parameters come from: the query and, for a form, its fields. */
+struct params {
+	const struct http_request *req;
+	const struct multipart_form *form;      /* NULL without a form */
+};
+
+/* One import from its request to its answer. */
+struct import_request {
+	struct api *api;
+	struct http_deferred *deferred;         /* NULL when answered at once */
+	struct multipart_form form;             /* the file part's bytes when the body was a form */
+	size_t body_len;
+	uint8_t fwid[FIRMWARE_FWID_MAX];
+	uint8_t metadata[FIRMWARE_METADATA_MAX];
+	char imported_by[FIRMWARE_IMPORTED_BY_MAX];
+};
+
+/* The value of parameter @name: the query's, else the form's (an empty form field counts as absent: it is what a
+ * browser sends for an input left blank). */
+static const char *param(const struct params *p, const char *name)
+{
+	const char *v = http_query(p->req, name);
+
+	if (!v && p->form) {
+		v = multipart_field(p->form, name);
+		if (v && !*v)
+			v = NULL;
+	}
+	return v;
+}
+
+/* A field given both ways must say the same. Returns 0, or -EINVAL after answering 400. */
+static int params_agree(const struct params *p, struct http_response *res)
+{
+	for (size_t i = 0; p->form && i < p->form->n_fields; i++) {
+		const struct multipart_field *f = &p->form->fields[i];
+		const char *q = http_query(p->req, f->name);
+
+		if (q && f->len && strcmp(q, f->value) != 0) {
+			http_reply_error(res, 400, "invalid_parameter", "'%s' is given as a query parameter ('%s') and "
+					 "as a form field ('%s') with different values: give it once", f->name, q,
+					 f->value);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Decodes a hex parameter of @min..@max bytes into @out. Returns the length (0: absent), or -EINVAL after
+ * answering. */
+static long param_hex(const struct params *p, const char *name, size_t min, size_t max, uint8_t *out,
 		      struct http_response *res)
 {
-	const char *text = http_query(req, name);
+	const char *text = param(p, name);
 	size_t len;
 
 	if (!text)
 		return 0;
 	len = strlen(text);
 	if (len % 2 || len / 2 < min || len / 2 > max || hex_decode(text, len, out) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "%s='%s': expected %zu to %zu bytes in hex (%zu to %zu "
-				 "digits)", name, text, min, max, 2 * min, 2 * max);
+		http_reply_error(res, 400, "invalid_parameter", "%s='%.40s%s': expected %zu to %zu bytes in hex (%zu to "
+				 "%zu digits)", name, text, len > 40 ? "..." : "", min, max, 2 * min, 2 * max);
 		return -EINVAL;
 	}
 	return (long)(len / 2);
 }
 
-/* Reads the import's query parameters into @in. Returns 0, or -EINVAL after answering 400. */
-static int import_params(const struct http_request *req, struct firmware_import *in, uint8_t *fwid,
+/* composition_from=ADDR: the node's recorded Composition Data page 0 gives the hash and the element count. */
+static int composition_from_node(struct api *api, const char *text, struct firmware_import *in,
+				 struct http_response *res)
+{
+	uint8_t page[MA_PAYLOAD_MAX];
+	struct ma_comp0 comp;
+	uint16_t address;
+	size_t len = 0;
+	int r;
+
+	if (parse_unicast(text, &address) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "composition_from='%s': expected a node's unicast "
+				 "address 1 .. 0x7FFF", text);
+		return -EINVAL;
+	}
+	r = nodes_get_composition(api->db, address, page, sizeof(page), &len);
+	if (r == -ENOENT) {
+		http_reply_error(res, 400, "invalid_parameter", "composition_from=%s: no node 0x%04X", text, address);
+		return -EINVAL;
+	}
+	if (r == -ENODATA || r == -EOVERFLOW || (r == 0 && ma_comp0_parse(page, len, &comp) != MA_OK)) {
+		http_reply_error(res, 400, "invalid_parameter", "composition_from=%s: node 0x%04X has no readable "
+				 "Composition Data recorded: refresh it (POST /api/v1/nodes/refresh) or give "
+				 "composition_hash and elements", text, address);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		api_reply_db_error(res, r);
+		return r;
+	}
+	if (package_composition_hash(page, len, &in->composition_hash) < 0) {
+		http_reply_error(res, 500, "internal_error", "OpenSSL could not compute the composition hash");
+		return -ENOMEM;
+	}
+	in->elements = comp.element_count;
+	return 0;
+}
+
+/* core_type, elements, composition_hash / composition_from: the metadata derived in the NCS layout. */
+static int metadata_params(struct api *api, const struct params *p, struct firmware_import *in,
+			   struct http_response *res)
+{
+	const char *core = param(p, "core_type"), *elements = param(p, "elements");
+	const char *hash = param(p, "composition_hash"), *from = param(p, "composition_from");
+	uint64_t v;
+
+	if (!core && !elements && !hash && !from)
+		return 0;
+	if (hash && from) {
+		http_reply_error(res, 400, "invalid_parameter", "give composition_hash or composition_from, not both");
+		return -EINVAL;
+	}
+	if (!hash && !from) {
+		http_reply_error(res, 400, "invalid_parameter", "core_type and elements build the firmware metadata "
+				 "with a composition hash: add composition_hash (with elements) or composition_from "
+				 "(a node whose composition is recorded)");
+		return -EINVAL;
+	}
+	in->derive_metadata = true;
+	in->core_type = PACKAGE_CORE_APPLICATION;
+	if (core && package_core_type_parse(core, &in->core_type) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "core_type='%s': expected application, network, "
+				 "application_blob or a number 0 .. %u (the bits)", core, PACKAGE_CORE_ALL);
+		return -EINVAL;
+	}
+	if (from) {
+		if (elements) {
+			http_reply_error(res, 400, "invalid_parameter", "composition_from gives the element count: leave "
+					 "out elements");
+			return -EINVAL;
+		}
+		return composition_from_node(api, from, in, res);
+	}
+	if (package_parse_composition_hash(hash, &in->composition_hash) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "composition_hash='%s': expected up to 8 hex digits "
+				 "(e.g. 0x7E567089)", hash);
+		return -EINVAL;
+	}
+	if (!elements) {
+		http_reply_error(res, 400, "invalid_parameter", "composition_hash needs elements: the node's number of "
+				 "elements, 1 .. %d", PACKAGE_ELEMENTS_OPTION_MAX);
+		return -EINVAL;
+	}
+	if (parse_uint(elements, 1, PACKAGE_ELEMENTS_OPTION_MAX, &v) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "elements='%s': expected 1 .. %d", elements,
+				 PACKAGE_ELEMENTS_OPTION_MAX);
+		return -EINVAL;
+	}
+	in->elements = (uint16_t)v;
+	return 0;
+}
+
+/* Reads the import's parameters into @in. Returns 0, or -EINVAL after answering 400. */
+static int import_params(struct api *api, const struct params *p, struct firmware_import *in, uint8_t *fwid,
 			 uint8_t *metadata, struct http_response *res)
 {
-	const char *format = http_query(req, "format"), *company = http_query(req, "company_id");
-	const char *region = http_query(req, "region_start"), *version = http_query(req, "version");
+	const char *format = param(p, "format"), *company = param(p, "company_id");
+	const char *region = param(p, "region_start"), *version = param(p, "version");
 	uint64_t v;
 	long n;
 
 	*in = (struct firmware_import){ .format = FIRMWARE_FORMAT_AUTO, .company_id = FIRMWARE_DEFAULT_COMPANY_ID,
 					.imported_by = "api" };
+	if (params_agree(p, res) < 0)
+		return -EINVAL;
 	if (format) {
 		if (strcmp(format, "mcuboot") == 0)
 			in->format = FIRMWARE_FORMAT_MCUBOOT;
@@ -51,7 +208,7 @@ static int import_params(const struct http_request *req, struct firmware_import 
 		else if (strcmp(format, "raw") == 0)
 			in->format = FIRMWARE_FORMAT_RAW;
 		else if (strcmp(format, "zip") == 0)
-			in->format = FIRMWARE_FORMAT_MCUBOOT;   /* the package's application image; see unpack() */
+			in->format = FIRMWARE_FORMAT_ZIP;
 		else {
 			http_reply_error(res, 400, "invalid_parameter", "format='%s': expected mcuboot, hex, raw or zip",
 					 format);
@@ -66,7 +223,7 @@ static int import_params(const struct http_request *req, struct firmware_import 
 		}
 		in->company_id = (uint16_t)v;
 	}
-	n = query_hex(req, "firmware_id", FIRMWARE_FWID_MIN, FIRMWARE_FWID_MAX, fwid, res);
+	n = param_hex(p, "firmware_id", FIRMWARE_FWID_MIN, FIRMWARE_FWID_MAX, fwid, res);
 	if (n < 0)
 		return -EINVAL;
 	if (n > 0) {
@@ -78,7 +235,7 @@ static int import_params(const struct http_request *req, struct firmware_import 
 		in->firmware_id = fwid;
 		in->firmware_id_len = (size_t)n;
 	}
-	n = query_hex(req, "metadata", 1, FIRMWARE_METADATA_MAX, metadata, res);
+	n = param_hex(p, "metadata", 1, FIRMWARE_METADATA_MAX, metadata, res);
 	if (n < 0)
 		return -EINVAL;
 	if (n > 0) {
@@ -102,7 +259,27 @@ static int import_params(const struct http_request *req, struct firmware_import 
 		}
 		in->has_version = true;
 	}
+	if (metadata_params(api, p, in, res) < 0)
+		return -EINVAL;
+	if (in->metadata && in->derive_metadata) {
+		http_reply_error(res, 400, "invalid_parameter", "metadata_conflict: give metadata (the whole field in "
+				 "hex) or the fields to derive it from (core_type, composition_hash or composition_from, "
+				 "elements), not both");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* A form's filename may say what the file is when the query does not: an Intel HEX file is text starting with
+ * ':', which the content alone does not tell from other text. The content still decides (a .hex that is not HEX
+ * text stays unknown; a .bin that is a zip is read as a zip). */
+static void format_hint(const struct multipart_form *form, struct firmware_import *in)
+{
+	size_t n = strlen(form->filename);
+
+	if (in->format == FIRMWARE_FORMAT_AUTO && n > 4 && strcasecmp(form->filename + n - 4, ".hex") == 0 &&
+	    form->file_len > 0 && form->file[0] == ':')
+		in->format = FIRMWARE_FORMAT_HEX;
 }
 
 static void reply_refusal(struct http_response *res, const struct firmware_error *err)
@@ -127,6 +304,9 @@ static void reply_refusal(struct http_response *res, const struct firmware_error
 	case FIRMWARE_REFUSED_REGION:
 		http_reply_error(res, 422, "wrong_region", "%s: %s", err->reason, err->message);
 		break;
+	case FIRMWARE_REFUSED_PACKAGE:
+		http_reply_error(res, 422, "invalid_package", "%s", err->message);
+		break;
 	}
 }
 
@@ -136,10 +316,17 @@ static void reply_store_error(struct http_response *res, int error)
 	case -ENOMEM:
 		http_reply_error(res, 500, "internal_error", "out of memory");
 		break;
+	case -EFBIG:
+		http_reply_error(res, 413, "payload_too_large", "the image is larger than %u bytes", FIRMWARE_IMAGE_MAX);
+		break;
 	case -ENOSPC:
 	case -EDQUOT:
 		http_reply_error(res, 507, "insufficient_storage", "the disk holding the state directory is full: "
 				 "free some space (or delete unused images) and import again");
+		break;
+	case -ESTALE:
+		http_reply_error(res, 409, "conflict", "the image was deleted while it was being imported: import it "
+				 "again");
 		break;
 	case -EBUSY:
 		api_reply_db_error(res, error);
@@ -151,86 +338,159 @@ static void reply_store_error(struct http_response *res, int error)
 	}
 }
 
-/* An nRF Connect SDK dfu_application.zip (format=zip, or a body that starts like a zip without a format): what is
- * stored is its application image, with the firmware ID and metadata the package gives unless the query gives them.
- * The signature is checked by firmware_import() with the trusted keys, like any MCUboot image. Returns 0 (with
- * @pkg to free), 1 when the body is no package, or -EBADMSG after answering 422. */
-static int unpack(const struct http_request *req, struct firmware_import *in, struct package *pkg,
-		  struct http_response *res)
+/* The event of an image that came or went (docs/api.md, GET /api/v1/events). */
+static void publish(struct api *api, const char *action, const struct firmware_record *rec)
 {
-	const char *format = http_query(req, "format");
-	bool zip = format ? strcmp(format, "zip") == 0 :
-		   req->body && req->body_len >= 4 && memcmp(req->body, "PK\3\4", 4) == 0;
-	char err[512];
+	char version[40], fwid[2 * FIRMWARE_FWID_MAX + 1];
+
+	firmware_version_format(&rec->version, version, sizeof(version));
+	hex_encode(rec->firmware_id, rec->firmware_id_len, fwid);
+	events_publish(api->events, EVENT_FIRMWARE, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "action", action,
+							      "id", rec->id, "kind",
+							      firmware_kind_to_string(rec->kind), "version", version,
+							      "firmware_id", fwid, "size", (json_int_t)rec->size,
+							      "imported_by", rec->imported_by));
+}
+
+static void import_request_free(struct import_request *ir)
+{
+	if (!ir)
+		return;
+	multipart_form_done(&ir->form);
+	free(ir);
+}
+
+/* The import's answer, on the loop thread (from firmware_import_start(), or at once). */
+static void import_answer(struct import_request *ir, int r, const struct firmware_record *rec, bool created,
+			  const struct firmware_error *err, struct http_response *res)
+{
+	char version[40];
+
+	if (r == -EBADMSG) {
+		log_notice("firmware import of %zu bytes refused: %s: %s", ir->body_len, err->reason, err->message);
+		reply_refusal(res, err);
+		return;
+	}
+	if (r < 0) {
+		if (r == -EFBIG || r == -ESTALE)
+			log_notice("firmware import of %zu bytes refused: %s", ir->body_len, strerror(-r));
+		else
+			log_err("firmware import of %zu bytes: cannot store it: %s", ir->body_len, strerror(-r));
+		reply_store_error(res, r);
+		return;
+	}
+	firmware_version_format(&rec->version, version, sizeof(version));
+	if (created) {
+		log_info("firmware %s imported by '%s': %s %s, %llu bytes, %s%s", rec->id, rec->imported_by,
+			 firmware_kind_to_string(rec->kind), version, (unsigned long long)rec->size,
+			 rec->signature_key[0] ? "signed by " : "unsigned", rec->signature_key);
+		publish(ir->api, "imported", rec);
+	}
+	http_reply_json(res, created ? 201 : 200, firmware_record_to_json(rec));
+	if (created)
+		snprintf(res->location, sizeof(res->location), "/api/v1/firmware/%s", rec->id);
+}
+
+static void on_imported(void *userdata, int r, const struct firmware_record *rec, bool created,
+			const struct firmware_error *err)
+{
+	struct import_request *ir = userdata;
+	struct http_response res = { .status = 500, .fd = -1 };
+
+	import_answer(ir, r, rec, created, err, &res);
+	http_deferred_reply(ir->deferred, &res);
+	import_request_free(ir);
+}
+
+/* Reads a multipart/form-data body into @ir->form. Returns 0, or a negative errno after answering. */
+static int read_form(const struct http_request *req, struct import_request *ir, struct http_response *res)
+{
+	static const struct multipart_limits limits = {
+		.file_field = "file", .file_max = FIRMWARE_IMAGE_MAX, .fields = import_fields,
+	};
+	struct multipart_error err;
 	int r;
 
-	if (!zip)
-		return 1;
-	r = package_open(req->body ? req->body : "", req->body ? req->body_len : 0, NULL, pkg, err, sizeof(err));
-	if (r < 0) {
-		log_notice("firmware import of a %zu-byte package refused: %s", req->body_len, err);
-		http_reply_error(res, 422, "invalid_package", "%s", r == -ENOMEM ? "out of memory" : err);
-		return -EBADMSG;
-	}
-	if (!in->firmware_id) {
-		in->firmware_id = pkg->firmware_id;
-		in->firmware_id_len = pkg->firmware_id_len;
-	}
-	if (!in->metadata && pkg->metadata_len) {
-		in->metadata = pkg->metadata;
-		in->metadata_len = pkg->metadata_len;
-	}
-	return 0;
+	r = multipart_parse(req->conn, req->body ? req->body : "", req->body_len, &limits, &ir->form, &err);
+	if (r == -ENOMEM)
+		http_reply_error(res, 500, "internal_error", "out of memory");
+	else if (r == -EFBIG)
+		http_reply_error(res, 413, "payload_too_large", "%s: %s", err.reason, err.message);
+	else if (r < 0)
+		http_reply_error(res, 400, "invalid_form", "%s: %s", err.reason, err.message);
+	if (r < 0 && r != -ENOMEM)
+		log_notice("firmware import: a %zu-byte form refused: %s: %s", req->body_len, err.reason, err.message);
+	return r;
 }
 
 void api_firmware_import(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	uint8_t fwid[FIRMWARE_FWID_MAX], metadata[FIRMWARE_METADATA_MAX];
-	struct firmware_record *rec = malloc(sizeof(*rec));
-	struct firmware_error *err = malloc(sizeof(*err));
+	struct import_request *ir = calloc(1, sizeof(*ir));
+	struct firmware_error *err = NULL;
+	struct firmware_record *rec = NULL;
+	struct params p = { .req = req };
 	struct firmware_import in;
-	struct package pkg = { 0 };
-	const uint8_t *image;
-	size_t image_len;
-	char version[40];
+	const uint8_t *data;
+	size_t len;
 	bool created = false;
 	int r;
 
+	if (!ir) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return;
+	}
+	ir->api = api;
+	ir->body_len = req->body_len;
+	if (multipart_is_form(http_header(req, "Content-Type"))) {
+		if (read_form(req, ir, res) < 0)
+			goto out;
+		p.form = &ir->form;
+	}
+	if (import_params(api, &p, &in, ir->fwid, ir->metadata, res) < 0)
+		goto out;
+	snprintf(ir->imported_by, sizeof(ir->imported_by), "%s", req->principal.name[0] ? req->principal.name : "api");
+	in.imported_by = ir->imported_by;
+	if (p.form) {
+		format_hint(p.form, &in);
+		data = ir->form.file ? ir->form.file : (const uint8_t *)"";
+		len = ir->form.file_len;
+	} else {
+		data = req->body ? (const uint8_t *)req->body : (const uint8_t *)"";
+		len = req->body_len;
+	}
+	if (len > FIRMWARE_IMAGE_MAX) {
+		http_reply_error(res, 413, "payload_too_large", "the image is %zu bytes, over the limit of %u bytes",
+				 len, FIRMWARE_IMAGE_MAX);
+		goto out;
+	}
+	ir->deferred = http_defer(req, res);
+	if (ir->deferred) {
+		r = firmware_import_start(api->firmware, api->loop, data, len, &in, on_imported, ir);
+		if (r == 0)
+			return;         /* on_imported() answers */
+		/* @res belongs to http now: the answer goes through the deferred reply. */
+		struct http_response later = { .status = 500, .fd = -1 };
+
+		log_err("firmware import: cannot queue the work: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+		http_reply_error(&later, 500, "internal_error", "cannot start the import: %s",
+				 r == -ENOMEM ? "out of memory" : uv_strerror(r));
+		http_deferred_reply(ir->deferred, &later);
+		goto out;
+	}
+	/* No memory to defer the answer: import on the loop thread, as a last resort. */
+	rec = malloc(sizeof(*rec));
+	err = malloc(sizeof(*err));
 	if (!rec || !err) {
 		http_reply_error(res, 500, "internal_error", "out of memory");
 		goto out;
 	}
-	if (import_params(req, &in, fwid, metadata, res) < 0)
-		goto out;
-	r = unpack(req, &in, &pkg, res);
-	if (r < 0)
-		goto out;
-	image = r == 0 ? pkg.image : (const uint8_t *)req->body;
-	image_len = r == 0 ? pkg.image_len : req->body ? req->body_len : 0;
-	r = firmware_import(api->firmware, image, image_len, &in, rec, &created, err);
-	if (r == -EBADMSG) {
-		log_notice("firmware import of %zu bytes refused: %s: %s", req->body_len, err->reason, err->message);
-		reply_refusal(res, err);
-		goto out;
-	}
-	if (r < 0) {
-		log_err("firmware import of %zu bytes: cannot store it: %s", req->body_len, strerror(-r));
-		reply_store_error(res, r);
-		goto out;
-	}
-	firmware_version_format(&rec->version, version, sizeof(version));
-	if (created)
-		log_info("firmware %s imported by %s: %s %s, %llu bytes, %s%s", rec->id, rec->imported_by,
-			 firmware_kind_to_string(rec->kind), version, (unsigned long long)rec->size,
-			 rec->signature_key[0] ? "signed by " : "unsigned", rec->signature_key);
-	http_reply_json(res, created ? 201 : 200, firmware_record_to_json(rec));
-	if (created)
-		snprintf(res->location, sizeof(res->location), "/api/v1/firmware/%s", rec->id);
+	r = firmware_import(api->firmware, data, len, &in, rec, &created, err);
+	import_answer(ir, r, rec, created, err, res);
 out:
-	package_free(&pkg);
 	free(rec);
 	free(err);
+	import_request_free(ir);
 }
 
 struct list_state {
@@ -348,20 +608,32 @@ void api_firmware_get(void *app, const struct http_request *req, struct http_res
 void api_firmware_delete(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
+	struct firmware_record *rec;
 	char id[FIRMWARE_ID_HEX + 1];
 	int r;
 
 	if (!path_id(req, id, res))
 		return;
-	r = firmware_delete(api->firmware, id);
+	rec = malloc(sizeof(*rec));
+	if (!rec) {
+		http_reply_error(res, 500, "internal_error", "out of memory");
+		return;
+	}
+	/* What the event says of the image; the delete itself decides whether it is there. */
+	r = firmware_get(api->firmware, id, rec);
+	if (r == 0)
+		r = firmware_delete(api->firmware, id);
 	if (r == -ENOENT) {
 		http_reply_error(res, 404, "not_found", "no firmware %s", id);
-		return;
+		goto out;
 	}
 	if (r < 0) {
 		api_reply_db_error(res, r);
-		return;
+		goto out;
 	}
-	log_info("firmware %s deleted", id);
+	log_info("firmware %s deleted by '%s'", id, req->principal.name[0] ? req->principal.name : "api");
+	publish(api, "deleted", rec);
 	http_reply_text(res, 204, NULL, NULL, 0);
+out:
+	free(rec);
 }

@@ -48,12 +48,23 @@ static const struct key keys[] = {
 	UINT("http", "max_connections", max_connections, 1, 4096),
 	UINT("http", "max_connections_per_ip", max_connections_per_ip, 0, 4096),
 	UINT("http", "connection_timeout_s", connection_timeout_s, 1, 3600),
+	TEXT("http", "tls_cert", KEY_PATH, tls_cert, false),
+	TEXT("http", "tls_key", KEY_PATH, tls_key, false),
 	UINT("mesh", "in_flight", mesh_in_flight, 1, 32),
 	UINT("mesh", "timeout_ms", mesh_timeout_ms, 100, 60000),
 	UINT("mesh", "attempts", mesh_attempts, 1, 10),
 	TEXT("firmware", "trusted_keys", KEY_PATH_LIST, firmware_trusted_keys, false),
 	BOOL("firmware", "require_signature", firmware_require_signature),
 	BOOL("firmware", "allow_downgrade", firmware_allow_downgrade),
+};
+
+/* Keys that only work together: a file sets both or neither. */
+static const struct key_pair {
+	const char *section, *first, *second;
+	const char *hint;
+} key_pairs[] = {
+	{ "http", "tls_cert", "tls_key", "set both for HTTPS (the certificate and its private key), or neither for "
+	  "plain HTTP" },
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -271,11 +282,32 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Checks key_pairs once the whole file is read; an error's line is that of the key given alone. */
+static int pairs_check(const struct config *cfg, const unsigned *line_of, struct config_error *err,
+		       unsigned *ret_line)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(key_pairs); i++) {
+		const struct key *a = key_find(key_pairs[i].section, key_pairs[i].first);
+		const struct key *b = key_find(key_pairs[i].section, key_pairs[i].second);
+		bool a_set = ((const char *)cfg + a->offset)[0] != '\0';
+		bool b_set = ((const char *)cfg + b->offset)[0] != '\0';
+		const struct key *given = a_set ? a : b, *missing = a_set ? b : a;
+
+		if (a_set == b_set)
+			continue;
+		if (line_of[given - keys])
+			*ret_line = line_of[given - keys];
+		return fail(err, "%s is set but %s is not: %s", given->name, missing->name, key_pairs[i].hint);
+	}
+	return 0;
+}
+
 /* Parses the text of a file; errors are "reason" with *ret_line set, which the caller prefixes. */
 static int parse_text(char *text, size_t len, struct config *cfg, struct config_error *err, unsigned *ret_line)
 {
 	char section[64] = "";
 	bool seen[ARRAY_SIZE(keys)] = { false };
+	unsigned line_of[ARRAY_SIZE(keys)] = { 0 };
 	unsigned lineno = 0;
 	char *next = text, *end = text + len;
 
@@ -331,8 +363,9 @@ static int parse_text(char *text, size_t len, struct config *cfg, struct config_
 		if (config_set(cfg, section, name, value, err) < 0)
 			return -EINVAL;
 		seen[k - keys] = true;
+		line_of[k - keys] = lineno;
 	}
-	return 0;
+	return pairs_check(cfg, line_of, err, ret_line);
 }
 
 int config_parse(struct config *cfg, const char *name, const char *text, size_t len, struct config_error *err)

@@ -26,6 +26,8 @@ struct config {
 	uint32_t max_connections;
 	uint32_t max_connections_per_ip;
 	uint32_t connection_timeout_s;
+	char tls_cert[PATH_MAX];        /* [http] PEM certificate chain; "" = plain HTTP (both or neither with tls_key) */
+	char tls_key[PATH_MAX];         /* [http] its PEM private key */
 	uint32_t mesh_in_flight;        /* [mesh] exchanges with nodes at once */
 	uint32_t mesh_timeout_ms;       /* [mesh] wait for a node's answer, per attempt */
 	uint32_t mesh_attempts;         /* [mesh] attempts per exchange */

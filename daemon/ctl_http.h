@@ -1,29 +1,71 @@
 /* ctl_http: meshfleetctl's client of the daemon's REST API, over libcurl. One blocking request at a time: the
- * command line has nothing else to do meanwhile. */
+ * command line has nothing else to do meanwhile.
+ *
+ * Every request carries "Authorization: Bearer TOKEN" when a token is found (docs/meshfleetctl.md,
+ * "Authentication"); this module is the one place that finds it, sends it and explains a 401 or 403. The token
+ * itself is never printed, neither in errors nor with --verbose: messages name where it came from.
+ *
+ * Glossary:
+ *   token source - where the token was found: --token, --token-file FILE, $MESHFLEET_TOKEN, STATE_DIR/admin.token
+ *   state dir    - the daemon's state directory, found as meshfleetd finds it: --state-dir, else state_dir of the
+ *                  configuration file (--config, else CONFIG_DEFAULT_PATH when it exists), else the default
+ */
 #ifndef MESHFLEET_CTL_HTTP_H
 #define MESHFLEET_CTL_HTTP_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
 
 #define CTL_HTTP_DEFAULT_URL "http://127.0.0.1:8080"
 #define CTL_HTTP_RESPONSE_MAX (64u << 20)
+#define CTL_HTTP_TOKEN_MAX 256                  /* bytes of a token, whatever its source */
+#define CTL_HTTP_TOKEN_ENV "MESHFLEET_TOKEN"
+#define CTL_HTTP_ADMIN_TOKEN_FILE "admin.token" /* in the state dir: the first admin token, written by meshfleetd */
 
 struct ctl_http_response {
 	long status;                    /* HTTP status; 0 when no answer came */
 	char *body;                     /* owned, NUL-terminated; NULL when none */
 	size_t body_len;
-	char error[256];                /* when status is 0: why ("connection refused: is meshfleetd running ...") */
+	char error[PATH_MAX + 512];     /* when status is 0: why ("connection refused: is meshfleetd running ...") */
 };
 
-/* Sends @method @base_url@path with @body (NULL for none) as application/json. Returns 0 when an answer came
- * (whatever its status), or -EIO with res->error set. */
+/* Where the token and the state dir come from; the first token source given wins. */
+struct ctl_http_auth {
+	const char *token;              /* --token TOKEN; NULL when not given */
+	const char *token_file;         /* --token-file FILE; NULL when not given */
+	const char *state_dir;          /* --state-dir DIR; NULL: from the configuration */
+	const char *config_path;        /* --config FILE; NULL: CONFIG_DEFAULT_PATH when it exists */
+	bool verbose;                   /* print each request and the token's source (never the token) on stderr */
+};
+
+/* Sets where the following requests find their token. @auth is borrowed and must stay valid until the last
+ * request; the token is looked up at the first request, so commands that never call the daemon never read it. */
+void ctl_http_set_auth(const struct ctl_http_auth *auth);
+
+/* HTTPS: trust the CA certificates in the PEM file @path (--cacert; a daemon with a self-signed certificate)
+ * instead of the system's store; NULL: the system's. Borrowed; must stay valid until the last request. */
+void ctl_http_set_ca_file(const char *path);
+
+/* Sends @method @base_url@path with @body (NULL for none) as application/json, with the token. Returns 0 when an
+ * answer came (whatever its status), or -EIO with res->error set (no answer, or the token could not be read). */
 int ctl_http_request(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
 		     struct ctl_http_response *res);
 void ctl_http_response_done(struct ctl_http_response *res);
 
-/* The "message" of an API error body, or the body itself, or the status line: for "meshfleetctl: ...". */
+/* ctl_http_request(), then "meshfleetctl: WHY" on stderr unless the answer has status @expected. Returns 0 (and
+ * a response to ctl_http_response_done()) or -EIO (nothing to free). */
+int ctl_http_expect(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
+		    long expected, struct ctl_http_response *res);
+
+/* The "message" of an API error body, or the body itself, or the status line: for "meshfleetctl: ...". A 401 or
+ * 403 says that the daemon refused the token (naming its source) and how to give another. */
 const char *ctl_http_error_message(const struct ctl_http_response *res, char *buf, size_t size);
+
+/* The state dir (see the glossary) into @out (@size bytes). Returns 0, or a negative errno with @err saying why
+ * (the configuration file cannot be read or is invalid, the path is too long). */
+int ctl_http_state_dir(const struct ctl_http_auth *auth, char *out, size_t size, char *err, size_t err_size);
 
 #endif

@@ -32,6 +32,10 @@ struct inspect {
 	struct mcuboot_keyring *keys;   /* NULL without --key */
 	uint32_t region_start;
 	bool have_region;
+	bool derive;                    /* --composition-hash and --elements given */
+	uint8_t core_type;
+	uint32_t composition_hash;
+	uint16_t elements;
 	char reason[768];               /* why the file is refused; the first refusal wins */
 };
 
@@ -428,11 +432,60 @@ static void hex_text(const uint8_t *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+/* The firmware metadata: derived from the options when they are given (it then replaces @given), else @given
+ * (@given_len 0: none); shown decoded when it is in the NCS layout. */
+static void report_metadata(struct inspect *in, const struct mcuboot_version *version, size_t image_len,
+			    const uint8_t *given, size_t given_len, json_t *o)
+{
+	uint8_t derived[PACKAGE_NCS_METADATA_LEN];
+	char text[2 * PACKAGE_METADATA_MAX + 1], core[64], v[48];
+	struct package_metadata_fields f;
+	const uint8_t *m = given;
+	size_t len = given_len;
+
+	if (in->derive) {
+		len = package_encode_metadata(version, (uint32_t)image_len, in->core_type, in->composition_hash,
+					      in->elements, derived);
+		m = derived;
+	}
+	if (len == 0) {
+		put(o, "metadata", json_null());
+		if (!o)
+			printf("metadata       unknown (no ble_mesh_metadata.json: give --composition-hash and --elements "
+			       "to derive it)\n");
+		return;
+	}
+	hex(m, len, text);
+	put(o, "metadata", json_string(text));
+	put(o, "metadata_derived", json_boolean(in->derive));
+	if (package_decode_metadata(m, len, &f) < 0) {
+		if (!o)
+			printf("metadata       %s\n", text);
+		return;
+	}
+	package_core_type_format(f.core_type, core, sizeof(core));
+	snprintf(v, sizeof(v), "%u.%u.%u+%lu", f.version.major, f.version.minor, f.version.revision,
+		 (unsigned long)f.version.build);
+	if (o) {
+		char h[11];
+
+		snprintf(h, sizeof(h), "0x%08lX", (unsigned long)f.composition_hash);
+		put(o, "metadata_fields", json_pack("{s:s, s:I, s:s, s:i, s:s, s:i}", "version", v, "size",
+						    (json_int_t)f.size, "core_type", core, "core_type_bits",
+						    f.core_type, "composition_hash", h, "elements", f.elements));
+		return;
+	}
+	printf("metadata       %s (%s)\n", text, in->derive ? "derived from --core-type, --composition-hash and "
+	       "--elements" : "from ble_mesh_metadata.json");
+	printf("               version %s, %lu bytes, core %s, composition hash 0x%08lX, %u elements\n", v,
+	       (unsigned long)f.size, core, (unsigned long)f.composition_hash, f.elements);
+}
+
 /* The package through package_open() (manifest, ble_mesh_metadata.json, the versions agreeing), then its
  * application image in detail as an MCUboot image. */
 static bool inspect_zip(struct inspect *in, const uint8_t *buf, size_t len, json_t *o)
 {
-	char err[512], fwid[2 * PACKAGE_FWID_MAX + 1], metadata[2 * PACKAGE_METADATA_MAX + 1];
+	char err[512], fwid[2 * PACKAGE_FWID_MAX + 1];
 	struct package pkg = { 0 };
 	json_t *embedded = NULL, *images;
 	bool accepted;
@@ -450,7 +503,6 @@ static bool inspect_zip(struct inspect *in, const uint8_t *buf, size_t len, json
 		return false;
 	}
 	hex_text(pkg.firmware_id, pkg.firmware_id_len, fwid);
-	hex_text(pkg.metadata, pkg.metadata_len, metadata);
 	if (o) {
 		images = json_array();
 		for (size_t i = 0; images && i < pkg.manifest.n_images; i++) {
@@ -466,7 +518,7 @@ static bool inspect_zip(struct inspect *in, const uint8_t *buf, size_t len, json
 		put(o, "images", images);
 		put(o, "firmware_id", json_string(fwid));
 		put(o, "firmware_id_from_metadata_file", json_boolean(pkg.firmware_id_from_file));
-		put(o, "metadata", pkg.metadata_len ? json_string(metadata) : json_null());
+		report_metadata(in, &pkg.version, pkg.image_len, pkg.metadata, pkg.metadata_len, o);
 		embedded = json_object();
 	} else {
 		printf("format         nRF Connect SDK package (zip, manifest format %d), '%s'\n",
@@ -479,8 +531,7 @@ static bool inspect_zip(struct inspect *in, const uint8_t *buf, size_t len, json
 		}
 		printf("firmware ID    %s (%s)\n", fwid, pkg.firmware_id_from_file ? "from ble_mesh_metadata.json" :
 		       "derived: company 0x0059 and the MCUboot version");
-		printf("metadata       %s\n", pkg.metadata_len ? metadata :
-		       "unknown (no ble_mesh_metadata.json: composition hash and element count are not in the zip)");
+		report_metadata(in, &pkg.version, pkg.image_len, pkg.metadata, pkg.metadata_len, NULL);
 		printf("\nthe application image:\n");
 	}
 	accepted = inspect_mcuboot(in, pkg.image, pkg.image_len, embedded);
@@ -506,6 +557,44 @@ static int parse_region_start(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* --core-type, --composition-hash, --elements. Returns 0, or -EINVAL after saying why on stderr. */
+static int parse_metadata_options(struct inspect *in)
+{
+	const struct ctl_package_options *opt = in->options;
+	unsigned long elements;
+	char *end;
+
+	if (!opt->core_type && !opt->composition_hash && !opt->elements)
+		return 0;
+	if (!opt->composition_hash || !opt->elements) {
+		fprintf(stderr, "meshfleetctl: the metadata is derived from --composition-hash and --elements together "
+			"(and --core-type, default application)\n");
+		return -EINVAL;
+	}
+	in->core_type = PACKAGE_CORE_APPLICATION;
+	if (opt->core_type && package_core_type_parse(opt->core_type, &in->core_type) < 0) {
+		fprintf(stderr, "meshfleetctl: --core-type '%s': expected application, network, application_blob or a "
+			"number 0 .. %u\n", opt->core_type, PACKAGE_CORE_ALL);
+		return -EINVAL;
+	}
+	if (package_parse_composition_hash(opt->composition_hash, &in->composition_hash) < 0) {
+		fprintf(stderr, "meshfleetctl: --composition-hash '%s': expected up to 8 hex digits, e.g. 0x7E567089\n",
+			opt->composition_hash);
+		return -EINVAL;
+	}
+	errno = 0;
+	elements = strtoul(opt->elements, &end, 10);
+	if (errno || end == opt->elements || *end || opt->elements[0] == '-' || elements < 1 ||
+	    elements > PACKAGE_ELEMENTS_OPTION_MAX) {
+		fprintf(stderr, "meshfleetctl: --elements '%s': expected 1 .. %d\n", opt->elements,
+			PACKAGE_ELEMENTS_OPTION_MAX);
+		return -EINVAL;
+	}
+	in->elements = (uint16_t)elements;
+	in->derive = true;
+	return 0;
+}
+
 static int package_inspect(const struct ctl_package_options *options, const char *path)
 {
 	struct inspect in = { .options = options, .path = path };
@@ -523,6 +612,8 @@ static int package_inspect(const struct ctl_package_options *options, const char
 		}
 		in.have_region = true;
 	}
+	if (parse_metadata_options(&in) < 0)
+		return CTL_EXIT_USAGE_ERROR;
 	if (load_keys(&in) < 0 || read_package(path, &buf, &len) < 0)
 		goto out;
 	if (options->json) {
@@ -539,7 +630,17 @@ static int package_inspect(const struct ctl_package_options *options, const char
 			fprintf(stderr, "meshfleetctl: --region-start applies to Intel HEX files; an MCUboot image says "
 				"nothing about its slot, so it is not checked\n");
 		accepted = inspect_mcuboot(&in, buf, len, o);
+		if (in.derive) {
+			struct mcuboot_image img;
+			enum mcuboot_reason reason;
+
+			if (mcuboot_parse(buf, len, &img, &reason) == 0)
+				report_metadata(&in, &img.version, len, NULL, 0, o);
+		}
 	} else if (len > 0 && buf[0] == ':') {
+		if (in.derive)
+			fprintf(stderr, "meshfleetctl: --composition-hash and --elements apply to MCUboot images and "
+				"packages; a HEX file has no version to derive the metadata from\n");
 		accepted = inspect_hex(&in, (const char *)buf, len, o);
 	} else if (len >= 4 && memcmp(buf, "PK\3\4", 4) == 0) {
 		accepted = inspect_zip(&in, buf, len, o);
@@ -578,6 +679,7 @@ int ctl_package_main(const struct ctl_package_options *options, int argc, char *
 {
 	if (argc == 2 && strcmp(argv[0], "inspect") == 0)
 		return package_inspect(options, argv[1]);
-	fprintf(stderr, "meshfleetctl: usage: package inspect FILE [--json] [--key PEM]... [--region-start ADDR]\n");
+	fprintf(stderr, "meshfleetctl: usage: package inspect FILE [--json] [--key PEM]... [--region-start ADDR] "
+		"[--core-type TYPE --composition-hash HASH --elements N]\n");
 	return CTL_EXIT_USAGE_ERROR;
 }

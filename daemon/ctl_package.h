@@ -13,6 +13,11 @@ struct ctl_package_options {
 	const char *key_files[CTL_PACKAGE_KEYS_MAX];    /* --key, in the order given; borrowed */
 	size_t n_key_files;
 	const char *region_start;       /* --region-start as given, NULL when absent; checked by ctl_package_main() */
+	/* --core-type, --composition-hash, --elements as given (NULL when absent): the firmware metadata derived
+	 * from them and the image's version and size, as POST /api/v1/firmware derives it */
+	const char *core_type;
+	const char *composition_hash;
+	const char *elements;
 };
 
 /* @argv: the words after "package". Returns the exit status: 0 a valid package (verified when keys were given),

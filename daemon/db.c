@@ -133,6 +133,31 @@ static const char *const migrations[] = {
 	"  imported_by TEXT NOT NULL"
 	") STRICT;"
 	"CREATE INDEX firmware_imported ON firmware(imported_at, id);",
+	/* 6: API bearer tokens (tokens.c): only the SHA-256 of each token's text, hex, looked up by that hash */
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64 AND name NOT GLOB '*[^A-Za-z0-9._-]*'),"
+	"  role INTEGER NOT NULL CHECK (role BETWEEN 1 AND 3),"   /* 1 viewer, 2 operator, 3 admin */
+	"  secret_sha256 TEXT NOT NULL UNIQUE CHECK (length(secret_sha256) = 64 AND "
+	"    secret_sha256 NOT GLOB '*[^0-9a-f]*'),"
+	"  created_at INTEGER NOT NULL,"        /* ms since the epoch */
+	"  created_by TEXT NOT NULL,"
+	"  last_used INTEGER"                   /* ms since the epoch; NULL = never */
+	") STRICT;",
+	/* 7: the audit log (audit.c): every mutating API call, newest AUDIT_KEEP kept. No index but the id: lists
+	 * walk it newest first and stop at a page's end; token_id is not a foreign key, rows outlive their token. */
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at_ms INTEGER NOT NULL,"             /* ms since the epoch */
+	"  token_id INTEGER,"                   /* NULL: no token (401, or a route without one) */
+	"  token_name TEXT,"
+	"  method TEXT NOT NULL,"
+	"  route TEXT,"                         /* the route's pattern; NULL when no route matched */
+	"  path TEXT NOT NULL,"
+	"  status INTEGER NOT NULL CHECK (status BETWEEN 100 AND 599),"
+	"  remote TEXT,"                        /* the client's address */
+	"  outcome TEXT"                        /* the error code of an error response */
+	") STRICT;",
 };
 
 int db_schema_latest(void)

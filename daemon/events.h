@@ -32,6 +32,7 @@
 #define EVENT_GROUP_JOB "group_job"     /* a group job: groups_job_to_json() and "phase" */
 #define EVENT_NETWORK "network"         /* a network import that changed something: what, with counts */
 #define EVENT_DONGLE "dongle"           /* the dongle's link state and diagnosis */
+#define EVENT_FIRMWARE "firmware"       /* an image imported (new bytes) or deleted: "action" and the image */
 
 struct events;
 struct events_sub;

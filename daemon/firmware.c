@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include <openssl/evp.h>
 
 #include "ihex.h"
 #include "log.h"
+#include "package.h"
 #include "util.h"
 
 #define HASH_BLOCK (64u << 10)          /* bytes read at a time when a stored file is hashed again */
+
 
 struct firmware {
 	char dir[PATH_MAX];             /* STATE_DIR/firmware */
@@ -26,6 +31,7 @@ struct firmware {
 	bool require_signature;
 	bool allow_downgrade;
 	int (*fsync)(int fd);
+	struct firmware_job *jobs;      /* imports under way (firmware_import_start(), firmware_import()) */
 };
 
 static const char *const kind_names[] = {
@@ -94,6 +100,12 @@ int firmware_new(const struct firmware_options *options, struct firmware **ret_f
 
 struct firmware *firmware_free(struct firmware *fw)
 {
+	if (fw && fw->jobs) {
+		/* The loop runs until every queued import has called back; this is a bug in the caller. */
+		log_err("firmware: the store is freed with %u imports under way: this is a bug; they are leaked",
+			firmware_imports_running(fw));
+		return NULL;
+	}
 	free(fw);
 	return NULL;
 }
@@ -245,6 +257,8 @@ static bool starts_with_mcuboot_magic(const uint8_t *data, size_t len)
 	return len >= 4 && ((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
 			    (uint32_t)data[3] << 24) == MCUBOOT_IMAGE_MAGIC;
 }
+
+static int hash_fd(int fd, char out[FIRMWARE_ID_HEX + 1], uint64_t *ret_len);
 
 static int sha256_hex(const uint8_t *data, size_t len, char out[FIRMWARE_ID_HEX + 1])
 {
@@ -492,12 +506,14 @@ static int check_image(struct firmware *fw, const uint8_t *data, size_t len, con
 	if (format == FIRMWARE_FORMAT_AUTO) {
 		if (!starts_with_mcuboot_magic(data, len))
 			return refuse(err, FIRMWARE_REFUSED_FORMAT, "unknown_format", "not an MCUboot image (no "
-				      "magic 0x96f3b83d at the start): give format=hex or format=raw for other files");
+				      "magic 0x96f3b83d at the start) and not a zip: give format=hex or format=raw for other "
+				      "files");
 		format = FIRMWARE_FORMAT_MCUBOOT;
 	}
 	switch (format) {
 	case FIRMWARE_FORMAT_AUTO:
 	case FIRMWARE_FORMAT_MCUBOOT:
+	case FIRMWARE_FORMAT_ZIP:       /* unpack() has taken the package's application image out */
 		return check_mcuboot(fw, data, len, in, out, err);
 	case FIRMWARE_FORMAT_HEX:
 		return check_hex(fw, data, len, in, hex, out, err);
@@ -517,22 +533,150 @@ static int check_image(struct firmware *fw, const uint8_t *data, size_t len, con
 	return -EINVAL;
 }
 
-int firmware_import(struct firmware *fw, const uint8_t *data, size_t len, const struct firmware_import *in,
-		    struct firmware_record *ret_record, bool *ret_created, struct firmware_error *err)
+/* One import, from the request to its record. The checks, the hash and the file (import_prepare()) touch neither
+ * the database nor anything but this job, the read-only keyring and the store's folder: they may run on a worker
+ * thread. The record (import_commit()) is written on the loop thread. */
+struct firmware_job {
+	struct firmware *fw;
+	struct firmware_job *prev, *next;       /* fw->jobs */
+	uv_work_t work;
+	const uint8_t *data;                    /* borrowed until the callback */
+	size_t len;
+	struct firmware_import in;              /* its pointers point into the copies below */
+	uint8_t firmware_id[FIRMWARE_FWID_MAX];
+	uint8_t metadata[FIRMWARE_METADATA_MAX];
+	char imported_by[FIRMWARE_IMPORTED_BY_MAX];
+	firmware_import_fn cb;
+	void *userdata;
+	int result;                             /* of import_prepare(), then of import_commit() */
+	struct firmware_record rec;             /* what the file says, filled by import_prepare() */
+	bool created;
+	struct firmware_error err;
+};
+
+static struct firmware_job *job_new(struct firmware *fw, const uint8_t *data, size_t len,
+				    const struct firmware_import *in)
 {
-	struct firmware_record *rec = calloc(1, sizeof(*rec));
+	struct firmware_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->fw = fw;
+	job->data = data;
+	job->len = len;
+	job->in = *in;
+	/* Copies bounded by the limits; an over-long value is refused by import_prepare() from its length. */
+	if (in->firmware_id)
+		memcpy(job->firmware_id, in->firmware_id, MIN(in->firmware_id_len, sizeof(job->firmware_id)));
+	job->in.firmware_id = in->firmware_id ? job->firmware_id : NULL;
+	if (in->metadata)
+		memcpy(job->metadata, in->metadata, MIN(in->metadata_len, sizeof(job->metadata)));
+	job->in.metadata = in->metadata ? job->metadata : NULL;
+	snprintf(job->imported_by, sizeof(job->imported_by), "%s", in->imported_by ? in->imported_by : "");
+	job->in.imported_by = job->imported_by;
+	job->next = fw->jobs;
+	if (fw->jobs)
+		fw->jobs->prev = job;
+	fw->jobs = job;
+	return job;
+}
+
+static void job_free(struct firmware_job *job)
+{
+	struct firmware *fw = job->fw;
+
+	if (job->prev)
+		job->prev->next = job->next;
+	else
+		fw->jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	free(job);
+}
+
+/* Whether another import of the same bytes is under way: its file must not be removed under it. */
+static bool job_twin_running(const struct firmware_job *job)
+{
+	for (const struct firmware_job *j = job->fw->jobs; j; j = j->next)
+		if (j != job && strcmp(j->rec.id, job->rec.id) == 0)
+			return true;
+	return false;
+}
+
+/* Whether the stored file of @id holds exactly these bytes (read back and hashed, so a damaged file is written
+ * again). Quiet: it runs on the worker. */
+static bool file_matches(struct firmware *fw, const char *id, size_t len)
+{
+	char path[PATH_MAX], hash[FIRMWARE_ID_HEX + 1];
+	uint64_t n = 0;
+	bool same;
+	int fd;
+
+	if (firmware_path(fw, id, path, sizeof(path)) < 0)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	same = hash_fd(fd, hash, &n) == 0 && n == len && strcmp(hash, id) == 0;
+	close(fd);
+	return same;
+}
+
+/* A dfu_application.zip (format=zip, or no format and a zip's first bytes): its application image is what is
+ * checked and stored, with the package's firmware ID and metadata unless the import gives or derives them. */
+static int unpack(struct firmware_job *job, struct package *pkg, const uint8_t **data, size_t *len,
+		  struct firmware_error *err)
+{
+	struct firmware_import *in = &job->in;
+	char message[sizeof(err->message)];
+	int r;
+
+	if (!(in->format == FIRMWARE_FORMAT_ZIP ||
+	      (in->format == FIRMWARE_FORMAT_AUTO && *len >= 4 && memcmp(*data, "PK\3\4", 4) == 0)))
+		return 0;
+	r = package_open(*data, *len, NULL, pkg, message, sizeof(message));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return refuse(err, FIRMWARE_REFUSED_PACKAGE, "invalid_package", "%s", message);
+	if (!in->firmware_id) {
+		memcpy(job->firmware_id, pkg->firmware_id, pkg->firmware_id_len);
+		in->firmware_id = job->firmware_id;
+		in->firmware_id_len = pkg->firmware_id_len;
+	}
+	if (!in->metadata && !in->derive_metadata && pkg->metadata_len) {
+		memcpy(job->metadata, pkg->metadata, pkg->metadata_len);
+		in->metadata = job->metadata;
+		in->metadata_len = pkg->metadata_len;
+	}
+	in->format = FIRMWARE_FORMAT_MCUBOOT;
+	*data = pkg->image;
+	*len = pkg->image_len;
+	return 0;
+}
+
+/* Checks, hashes and stores the file; fills job->rec but for imported_at. Thread-safe (see struct firmware_job). */
+static int import_prepare(struct firmware_job *job)
+{
+	struct firmware *fw = job->fw;
+	const struct firmware_import *in = &job->in;
+	struct firmware_record *rec = &job->rec;
+	struct firmware_error *err = &job->err;
+	const uint8_t *data = job->data;
+	size_t len = job->len;
+	struct package pkg = { 0 };
 	struct ihex_image hex;
 	struct checked c;
-	int r, fd;
+	int r;
 
-	if (!rec)
-		return -ENOMEM;
 	ihex_image_init(&hex);
-	memset(err, 0, sizeof(*err));
 	if (len > FIRMWARE_IMAGE_MAX) {
 		r = -EFBIG;
 		goto out;
 	}
+	r = unpack(job, &pkg, &data, &len, err);
+	if (r < 0)
+		goto out;
 	r = check_image(fw, data, len, in, &hex, &c, err);
 	if (r < 0)
 		goto out;
@@ -540,6 +684,11 @@ int firmware_import(struct firmware *fw, const uint8_t *data, size_t len, const 
 		r = refuse(err, FIRMWARE_REFUSED_PARAMETER, "firmware_id_length", "firmware_id of %zu bytes: a "
 			   "Mesh DFU Firmware ID has %d to %d bytes (company id first)", in->firmware_id_len,
 			   FIRMWARE_FWID_MIN, FIRMWARE_FWID_MAX);
+		goto out;
+	}
+	if (in->metadata && in->derive_metadata) {
+		r = refuse(err, FIRMWARE_REFUSED_PARAMETER, "metadata_conflict", "give metadata (the whole field in "
+			   "hex) or the fields to derive it from (core_type, composition_hash, elements), not both");
 		goto out;
 	}
 	if (in->metadata && in->metadata_len > FIRMWARE_METADATA_MAX) {
@@ -550,26 +699,6 @@ int firmware_import(struct firmware *fw, const uint8_t *data, size_t len, const 
 	r = sha256_hex(c.bytes, c.len, rec->id);
 	if (r < 0)
 		goto out;
-
-	r = firmware_get(fw, rec->id, rec);
-	if (r == 0) {
-		/* Known bytes: the record stands; the file is put back if it went missing or was damaged. */
-		uint64_t size;
-
-		r = firmware_open_verified(fw, rec->id, &fd, &size);
-		if (r == 0)
-			close(fd);
-		else if (r == -ENOENT || r == -EBADMSG)
-			r = store_file(fw, rec->id, c.bytes, c.len, true);
-		if (r == 0) {
-			*ret_record = *rec;
-			*ret_created = false;
-		}
-		goto out;
-	}
-	if (r != -ENOENT)
-		goto out;
-
 	rec->size = c.len;
 	rec->kind = c.kind;
 	rec->version = c.version;
@@ -584,31 +713,132 @@ int firmware_import(struct firmware *fw, const uint8_t *data, size_t len, const 
 		if (in->metadata_len)
 			memcpy(rec->metadata, in->metadata, in->metadata_len);
 		rec->metadata_len = in->metadata_len;
+	} else if (in->derive_metadata) {
+		/* c.len fits the u24 size field: FIRMWARE_IMAGE_MAX is below 16 MiB. */
+		rec->has_metadata = true;
+		rec->metadata_len = package_encode_metadata(&c.version, (uint32_t)c.len, in->core_type,
+							    in->composition_hash, in->elements, rec->metadata);
 	}
 	if (c.key_name)
 		snprintf(rec->signature_key, sizeof(rec->signature_key), "%s", c.key_name);
-	rec->imported_at = time_now_ms();
-	snprintf(rec->imported_by, sizeof(rec->imported_by), "%s", in->imported_by ? in->imported_by : "");
+	snprintf(rec->imported_by, sizeof(rec->imported_by), "%s", in->imported_by);
+	/* File first: a record always names a complete file; a crash before the record leaves an unnamed file that
+	 * the next import of the same bytes takes over. Bytes already stored intact are not written again. */
+	if (!file_matches(fw, rec->id, c.len))
+		r = store_file(fw, rec->id, c.bytes, c.len, false);
+out:
+	ihex_image_done(&hex);
+	package_free(&pkg);
+	return r;
+}
 
-	/* File first: a record always names a complete file; a crash between the two leaves an unnamed file
-	 * that the next import of the same bytes takes over. */
-	r = store_file(fw, rec->id, c.bytes, c.len, false);
+/* The record, on the loop thread, after import_prepare() succeeded. */
+static int import_commit(struct firmware_job *job)
+{
+	struct firmware *fw = job->fw;
+	struct firmware_record *existing = malloc(sizeof(*existing));
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (!existing)
+		return -ENOMEM;
+	r = firmware_get(fw, job->rec.id, existing);
+	if (r == 0) {
+		/* Known bytes: the first import's record stands (its file was checked or put back above). */
+		job->rec = *existing;
+		job->created = false;
+		goto out;
+	}
+	if (r != -ENOENT)
+		goto out;
+	r = firmware_path(fw, job->rec.id, path, sizeof(path));
 	if (r < 0)
 		goto out;
-	r = insert_record(fw, rec);
+	/* A DELETE of the same image may have run while the file was written: never a record without its file. */
+	if (stat(path, &st) < 0 || (uint64_t)st.st_size != job->rec.size) {
+		r = -ESTALE;
+		goto out;
+	}
+	job->rec.imported_at = time_now_ms();
+	r = insert_record(fw, &job->rec);
 	if (r < 0) {
-		char path[PATH_MAX];
-
-		if (firmware_path(fw, rec->id, path, sizeof(path)) == 0)
+		if (!job_twin_running(job))
 			unlink(path);
 		goto out;
 	}
-	*ret_record = *rec;
-	*ret_created = true;
+	job->created = true;
 out:
-	ihex_image_done(&hex);
-	free(rec);
+	free(existing);
 	return r;
+}
+
+int firmware_import(struct firmware *fw, const uint8_t *data, size_t len, const struct firmware_import *in,
+		    struct firmware_record *ret_record, bool *ret_created, struct firmware_error *err)
+{
+	struct firmware_job *job = job_new(fw, data, len, in);
+	int r;
+
+	memset(err, 0, sizeof(*err));
+	if (!job)
+		return -ENOMEM;
+	r = import_prepare(job);
+	if (r == 0)
+		r = import_commit(job);
+	if (r == 0) {
+		*ret_record = job->rec;
+		*ret_created = job->created;
+	}
+	*err = job->err;
+	job_free(job);
+	return r;
+}
+
+static void on_import_work(uv_work_t *work)
+{
+	struct firmware_job *job = work->data;
+
+	job->result = import_prepare(job);
+}
+
+static void on_import_done(uv_work_t *work, int status)
+{
+	struct firmware_job *job = work->data;
+
+	if (status < 0)
+		job->result = status == UV_ECANCELED ? -ECANCELED : -EIO;
+	if (job->result == 0)
+		job->result = import_commit(job);
+	job->cb(job->userdata, job->result, job->result == 0 ? &job->rec : NULL, job->created, &job->err);
+	job_free(job);
+}
+
+int firmware_import_start(struct firmware *fw, uv_loop_t *loop, const uint8_t *data, size_t len,
+			  const struct firmware_import *in, firmware_import_fn cb, void *userdata)
+{
+	struct firmware_job *job = job_new(fw, data, len, in);
+	int r;
+
+	if (!job)
+		return -ENOMEM;
+	job->cb = cb;
+	job->userdata = userdata;
+	job->work.data = job;
+	r = uv_queue_work(loop, &job->work, on_import_work, on_import_done);
+	if (r < 0) {
+		job_free(job);
+		return r;
+	}
+	return 0;
+}
+
+unsigned firmware_imports_running(const struct firmware *fw)
+{
+	unsigned n = 0;
+
+	for (const struct firmware_job *j = fw->jobs; j; j = j->next)
+		n++;
+	return n;
 }
 
 int firmware_list(struct firmware *fw, int64_t after_time, const char *after_id, unsigned limit,
@@ -766,6 +996,24 @@ fail:
 	return r;
 }
 
+/* The NCS metadata decoded, when it is about this image (see firmware.h); JSON null otherwise. */
+static json_t *metadata_fields_to_json(const struct firmware_record *rec)
+{
+	struct package_metadata_fields f;
+	char version[40], core[64], hash[11];
+
+	if (!rec->has_metadata || package_decode_metadata(rec->metadata, rec->metadata_len, &f) < 0 ||
+	    mcuboot_version_compare(&f.version, &rec->version, true) != 0 ||
+	    f.size != rec->size)
+		return json_null();
+	firmware_version_format(&f.version, version, sizeof(version));
+	package_core_type_format(f.core_type, core, sizeof(core));
+	snprintf(hash, sizeof(hash), "0x%08" PRIX32, f.composition_hash);
+	return json_pack("{s:s, s:I, s:s, s:i, s:s, s:i, s:I}", "version", version, "size", (json_int_t)f.size,
+			 "core_type", core, "core_type_bits", f.core_type, "composition_hash", hash,
+			 "elements", f.elements, "user_data_bytes", (json_int_t)f.user_data_len);
+}
+
 json_t *firmware_record_to_json(const struct firmware_record *rec)
 {
 	char version[40], fwid[2 * FIRMWARE_FWID_MAX + 1], metadata[2 * FIRMWARE_METADATA_MAX + 1], time[21];
@@ -785,5 +1033,7 @@ json_t *firmware_record_to_json(const struct firmware_record *rec)
 		hex_encode(rec->metadata, rec->metadata_len, metadata);
 		json_object_set_new(o, "metadata", json_string(metadata));
 	}
+	if (o)
+		json_object_set_new(o, "metadata_fields", metadata_fields_to_json(rec));
 	return o;
 }

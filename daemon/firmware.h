@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <uv.h>
 
 #include "db.h"
 #include "mcuboot.h"
@@ -26,6 +27,8 @@
 #define FIRMWARE_DIR_NAME "firmware"
 #define FIRMWARE_ID_HEX 64                      /* SHA-256 in hex */
 #define FIRMWARE_IMAGE_MAX (8u << 20)           /* bytes of an imported file (a HEX file's text included) */
+#define FIRMWARE_UPLOAD_MAX (FIRMWARE_IMAGE_MAX + (64u << 10))  /* a request body: the file and a form's
+								 * boundaries, part headers and fields */
 #define FIRMWARE_FWID_MIN 2                     /* the company id alone */
 #define FIRMWARE_FWID_MAX 108                   /* Mesh DFU: the longest FWID a Firmware Update message can hold */
 #define FIRMWARE_METADATA_MAX 255               /* Mesh DFU: Incoming Firmware Metadata */
@@ -44,6 +47,7 @@ enum firmware_format {
 	FIRMWARE_FORMAT_MCUBOOT,
 	FIRMWARE_FORMAT_HEX,
 	FIRMWARE_FORMAT_RAW,
+	FIRMWARE_FORMAT_ZIP,            /* an nRF Connect SDK dfu_application.zip: its application image (package.h) */
 };
 
 struct firmware_record {
@@ -66,8 +70,14 @@ struct firmware_import {
 	uint16_t company_id;                    /* for the derived FWID */
 	const uint8_t *firmware_id;             /* borrowed; NULL: derived from company_id and the version */
 	size_t firmware_id_len;
-	const uint8_t *metadata;                /* borrowed; NULL: none */
+	const uint8_t *metadata;                /* borrowed; NULL: none (or derived, below) */
 	size_t metadata_len;
+	/* Derive the metadata in the NCS layout (package_encode_metadata()) from the image's version and size and
+	 * these; not together with @metadata. */
+	bool derive_metadata;
+	uint8_t core_type;                      /* PACKAGE_CORE_* bits */
+	uint32_t composition_hash;
+	uint16_t elements;
 	bool has_region_start;                  /* required for HEX */
 	uint32_t region_start;
 	bool has_version;                       /* required for HEX and raw; refused for MCUboot (its header says) */
@@ -84,6 +94,7 @@ enum firmware_refusal {
 	FIRMWARE_REFUSED_HEX,           /* the Intel HEX file does not read */
 	FIRMWARE_REFUSED_REGION,        /* the HEX image does not start at the region start */
 	FIRMWARE_REFUSED_PARAMETER,     /* the import's parameters do not fit the file (missing version, ...) */
+	FIRMWARE_REFUSED_PACKAGE,       /* the dfu_application.zip is refused as a whole (package_open()) */
 };
 
 struct firmware_error {
@@ -112,11 +123,25 @@ bool firmware_allow_downgrade(const struct firmware *fw);
 
 /* Checks @len bytes of @data as @in says, then stores and records them. Importing bytes already stored is not an
  * error: the existing record is returned with *ret_created false (its file is written again if it was lost or
- * damaged). Returns 0; -EBADMSG when the image is refused (@err says why; nothing is stored); -ENOMEM; an errno
- * of the file system (-ENOSPC, -EIO, ...) or of the database. *ret_record is filled on success only. */
+ * damaged). Returns 0; -EBADMSG when the image is refused (@err says why; nothing is stored); -EFBIG (over
+ * FIRMWARE_IMAGE_MAX); -ENOMEM; -ESTALE (the file went away before the record was written: a DELETE of the same
+ * image ran meanwhile; import again); an errno of the file system (-ENOSPC, -EIO, ...) or of the database.
+ * *ret_record is filled on success only. Runs everything on the calling thread; see firmware_import_start(). */
 int firmware_import(struct firmware *fw, const uint8_t *data /* borrowed */, size_t len,
 		    const struct firmware_import *in, struct firmware_record *ret_record, bool *ret_created,
 		    struct firmware_error *err);
+
+/* firmware_import() in two halves: the checks, the SHA-256 and the file (temporary file with a unique name, fsync,
+ * rename, fsync of the folder) run on @loop's thread pool, the record on the loop thread; then @cb gets what
+ * firmware_import() returns (@record and @created valid when @result is 0, @err when it is -EBADMSG; all borrowed
+ * for the call). @data stays borrowed until @cb; @in is copied. The loop must run until every @cb was called (a
+ * queued work item keeps uv_run() going). Returns 0, or -ENOMEM / a libuv error without calling @cb. */
+typedef void (*firmware_import_fn)(void *userdata, int result, const struct firmware_record *record, bool created,
+				   const struct firmware_error *err);
+int firmware_import_start(struct firmware *fw, uv_loop_t *loop, const uint8_t *data /* borrowed */, size_t len,
+			  const struct firmware_import *in, firmware_import_fn cb, void *userdata);
+/* Imports under way (for the health and tests). */
+unsigned firmware_imports_running(const struct firmware *fw);
 
 /* Returns 0, -ENOENT or a database error. */
 int firmware_get(struct firmware *fw, const char *id, struct firmware_record *ret_record);
@@ -153,7 +178,9 @@ void firmware_version_format(const struct mcuboot_version *v, char *out, size_t 
  * (2 bytes LE), build (4 bytes LE) = 10 bytes. Returns the length. */
 size_t firmware_fwid_derive(uint16_t company_id, const struct mcuboot_version *v, uint8_t out[10]);
 
-/* The API's representation of a record. Returns: new reference, NULL when out of memory. */
+/* The API's representation of a record. The metadata is also shown decoded ("metadata_fields") when it reads as
+ * the NCS layout of this very image: at least 18 bytes whose version and size equal the record's; otherwise
+ * "metadata_fields" is null. Returns: new reference, NULL when out of memory. */
 json_t *firmware_record_to_json(const struct firmware_record *record);
 
 #endif

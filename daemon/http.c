@@ -1,7 +1,11 @@
 /* http: see http.h. */
+#define _GNU_SOURCE     /* POLLRDHUP */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #define HTTP_TRIM_AFTER_BYTES (64u << 10)
@@ -27,6 +32,7 @@ struct http {
 	uv_timer_t timer;               /* MHD's next timeout */
 	uv_timer_t grace;               /* bounds the wait for in-flight requests at shutdown */
 	uv_timer_t stream_tick;         /* keep-alives of the streams */
+	uv_timer_t throttle;            /* the next held-back 401 is due */
 	int open_handles;
 	struct MHD_Daemon *mhd;         /* owned */
 	uint16_t port;
@@ -37,6 +43,14 @@ struct http {
 	uint32_t max_body;
 	struct request_ctx *requests;   /* in flight, linked through request_ctx.next */
 	struct http_stream *streams;    /* queued stream responses, linked through http_stream.next */
+	struct http_deferred *deferred; /* suspended requests, linked through http_deferred.next */
+	int (*authenticate)(void *app, const char *token, struct http_principal *ret);
+	const char *(*role_name)(unsigned role);
+	void (*on_complete)(void *app, const struct http_request *req, unsigned status);
+	struct auth_failure *failures;  /* HTTP_AUTH_TABLE_SIZE entries; NULL without @authenticate */
+	struct tls_credentials tls;     /* HTTPS: the PEM texts MHD serves; all zero for plain HTTP */
+	const char *tls_cert_path;      /* weak; NULL for plain HTTP */
+	const char *tls_key_path;       /* weak */
 	bool wake_pending;              /* a stream was woken while MHD ran: run it again at once */
 	bool shutting_down;
 	bool closing;
@@ -58,8 +72,29 @@ struct request_ctx {
 	size_t body_cap;
 	bool too_large;
 	bool responded;
+	struct http_deferred *deferred; /* while suspended by http_defer() or the throttle */
+	uint64_t auth_delay_ms;         /* a wrong token: hold its 401 (@auth_res) this long after the body */
+	struct http_response auth_res;
 	unsigned status;
 	uint64_t start_ns;
+};
+
+/* A deferred response: from http_defer() (or the throttle) until its answer is queued or dropped. */
+struct http_deferred {
+	struct http *http;              /* weak; NULL once detached (server closed) */
+	struct request_ctx *ctx;        /* weak while attached; owned once orphaned */
+	struct http_deferred *prev, *next;
+	struct http_response res;       /* the answer, once given */
+	uint64_t due_ms;                /* the throttle's own: uv_now() when its 401 goes; 0 = the application's */
+	bool answered;                  /* @res holds the answer and the connection was resumed */
+	bool orphaned;                  /* the server closed before the answer: @ctx waits here for the reply */
+};
+
+/* One client address's wrong tokens (IPv4, or the /64 of an IPv6 address). */
+struct auth_failure {
+	uint8_t key[9];                 /* family byte, then 4 or 8 address bytes; all zero = free */
+	uint32_t count;                 /* wrong tokens, each less than HTTP_AUTH_WINDOW_MS after the previous */
+	uint64_t last_ms;
 };
 
 /* A stream response: from http_reply_stream() until MHD frees the response (stream_free()). */
@@ -144,8 +179,10 @@ void http_reply_error(struct http_response *res, unsigned status, const char *co
 	if (!text) {
 		text = strdup(fallback);
 		status = 500;
+		code = "internal_error";
 	}
 	http_reply_text(res, status, "application/json", text, text ? strlen(text) : 0);
+	snprintf(res->error_code, sizeof(res->error_code), "%s", code);
 }
 
 struct http_stream *http_reply_stream(struct http_response *res, unsigned status, const char *content_type,
@@ -167,6 +204,7 @@ struct http_stream *http_reply_stream(struct http_response *res, unsigned status
 }
 
 static void on_timer(uv_timer_t *timer);
+static void on_throttle(uv_timer_t *timer);
 
 void http_stream_wake(struct http_stream *s)
 {
@@ -181,14 +219,135 @@ void http_stream_wake(struct http_stream *s)
 	uv_timer_start(&h->timer, on_timer, 0, 0);
 }
 
+static void deferred_link(struct http *h, struct request_ctx *ctx, struct http_deferred *d)
+{
+	d->http = h;
+	d->ctx = ctx;
+	ctx->deferred = d;
+	d->next = h->deferred;
+	if (h->deferred)
+		h->deferred->prev = d;
+	h->deferred = d;
+	MHD_suspend_connection(ctx->req.conn);
+}
+
+/* Takes @d off the server's list; it then belongs to whoever holds it. */
+static void deferred_unlink(struct http_deferred *d)
+{
+	struct http *h = d->http;
+
+	if (!h)
+		return;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		h->deferred = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->prev = d->next = NULL;
+	d->http = NULL;
+}
+
+/* The answer is ready: let MHD run the connection again, which calls on_request(), which queues it. */
+static void deferred_resume(struct http_deferred *d)
+{
+	struct http *h = d->http;
+
+	d->answered = true;
+	MHD_resume_connection(d->ctx->req.conn);
+	/* Maybe called from inside MHD_run(): MHD picks the connection up on its next run. */
+	h->wake_pending = true;
+	uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
+struct http_deferred *http_defer(const struct http_request *req, struct http_response *res)
+{
+	struct request_ctx *ctx = (struct request_ctx *)(void *)((char *)(uintptr_t)req -
+								 offsetof(struct request_ctx, req));
+	struct http_deferred *d;
+
+	(void)res;
+	if (ctx->deferred)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	response_init(&d->res);
+	deferred_link(ctx->http, ctx, d);
+	return d;
+}
+
+void http_deferred_reply(struct http_deferred *d, struct http_response *res)
+{
+	if (!d->http || d->http->closing || d->answered) {
+		/* The server closed first (or a second reply, a caller's bug): the client gets nothing more. */
+		response_clear(res);
+		if (!d->http && d->orphaned) {
+			free(d->ctx->body);
+			response_clear(&d->ctx->auth_res);
+			free(d->ctx);
+			free(d);
+		}
+		return;
+	}
+	response_clear(&d->res);
+	d->res = *res;
+	response_init(res);
+	deferred_resume(d);
+}
+
+/* Arms the throttle's timer for the earliest held-back 401. */
+static void throttle_arm(struct http *h)
+{
+	uint64_t now = uv_now(h->loop), first = UINT64_MAX;
+
+	for (const struct http_deferred *d = h->deferred; d; d = d->next)
+		if (d->due_ms && !d->answered && d->due_ms < first)
+			first = d->due_ms;
+	if (first == UINT64_MAX)
+		uv_timer_stop(&h->throttle);
+	else
+		uv_timer_start(&h->throttle, on_throttle, first > now ? first - now : 0, 0);
+}
+
+static void on_throttle(uv_timer_t *timer)
+{
+	struct http *h = timer->data;
+	uint64_t now = uv_now(h->loop);
+
+	for (struct http_deferred *d = h->deferred; d; d = d->next)
+		if (d->due_ms && !d->answered && (d->due_ms <= now || h->shutting_down))
+			deferred_resume(d);
+	throttle_arm(h);
+}
+
+/* Holds back @ctx's 401 for ctx->auth_delay_ms. Returns false when out of memory: answer at once. */
+static bool throttle_defer(struct http *h, struct request_ctx *ctx)
+{
+	struct http_deferred *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return false;
+	d->res = ctx->auth_res;
+	response_init(&ctx->auth_res);
+	d->due_ms = uv_now(h->loop) + ctx->auth_delay_ms;
+	deferred_link(h, ctx, d);
+	throttle_arm(h);
+	return true;
+}
+
 /* Whether the client closed its side. A stream's client sends nothing after its request, and MHD does not watch
- * a suspended connection, so we look at the socket ourselves. */
+ * a suspended connection, so we look at the socket ourselves. POLLRDHUP rather than a peek that reads nothing: over
+ * HTTPS a client's close_notify alert comes before its FIN and stays unread, so a peek would see data. */
 static bool stream_peer_closed(const struct http_stream *s)
 {
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	char byte;
+	struct pollfd p;
 
-	return info && recv(info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	if (!info)
+		return false;
+	p = (struct pollfd){ .fd = info->connect_fd, .events = POLLRDHUP };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -263,9 +422,42 @@ const char *http_header(const struct http_request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+int http_remote_address(const struct http_request *req, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(req->conn,
+								       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+	const void *addr;
+
+	if (size)
+		buf[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa && sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		return -ENOTCONN;
+	if (!inet_ntop(sa->sa_family, addr, buf, (socklen_t)size)) {
+		if (size)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 uint16_t http_port(const struct http *http)
 {
 	return http->port;
+}
+
+bool http_tls(const struct http *http)
+{
+	return http->tls_cert_path != NULL;
+}
+
+bool http_tls_files_changed(const struct http *http)
+{
+	return http->tls_cert_path && tls_credentials_changed(&http->tls, http->tls_cert_path, http->tls_key_path);
 }
 
 /* Matches @path against @pattern segment by segment, capturing "{name}" segments into @req->params. */
@@ -401,6 +593,134 @@ static const char *body_limit_name(const struct http_route *route)
 	return route && route->max_body ? "the limit of this route" : "http.max_body_bytes";
 }
 
+/* The throttle's key for the client of @conn: IPv4, or the /64 of IPv6 (one host's share of a network). Returns
+ * false when the address is of another family (then nothing is throttled). */
+static bool auth_client_key(struct MHD_Connection *conn, uint8_t key[9])
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+	memset(key, 0, 9);
+	if (sa && sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return true;
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		key[0] = 6;
+		memcpy(key + 1, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 8);
+		return true;
+	}
+	return false;
+}
+
+/* Counts a wrong token from @conn's address. Returns how long its 401 is to be held back (0 = not at all). */
+static uint64_t auth_failure_count(struct http *h, struct MHD_Connection *conn)
+{
+	uint64_t now = uv_now(h->loop), delay;
+	struct auth_failure *f = NULL, *oldest = &h->failures[0];
+	uint8_t key[9];
+	uint32_t over;
+
+	if (!auth_client_key(conn, key))
+		return 0;
+	for (size_t i = 0; i < HTTP_AUTH_TABLE_SIZE && !f; i++) {
+		struct auth_failure *e = &h->failures[i];
+
+		if (memcmp(e->key, key, sizeof(key)) == 0)
+			f = e;
+		else if (e->last_ms < oldest->last_ms || (oldest->key[0] && !e->key[0]))
+			oldest = e;
+	}
+	if (!f) {
+		f = oldest;
+		memcpy(f->key, key, sizeof(key));
+		f->count = 0;
+	}
+	if (f->count > 0 && now - f->last_ms >= HTTP_AUTH_WINDOW_MS)
+		f->count = 0;
+	f->last_ms = now;
+	if (f->count < UINT32_MAX)
+		f->count++;
+	if (f->count <= HTTP_AUTH_FREE_FAILURES)
+		return 0;
+	over = f->count - HTTP_AUTH_FREE_FAILURES - 1;
+	delay = over < 16 ? (uint64_t)HTTP_AUTH_DELAY_FIRST_MS << over : HTTP_AUTH_DELAY_MAX_MS;
+	return delay < HTTP_AUTH_DELAY_MAX_MS ? delay : HTTP_AUTH_DELAY_MAX_MS;
+}
+
+static void reply_unauthorized(struct http_response *res, const char *why)
+{
+	http_reply_error(res, 401, "unauthorized", "%s; send a token as 'Authorization: Bearer mft_...' "
+			 "(docs/api.md, \"Authentication\")", why);
+	res->www_authenticate = true;
+}
+
+static bool route_takes_query_token(const struct http_route *route)
+{
+	for (const char *const *q = route->query; q && *q; q++)
+		if (strcmp(*q, HTTP_AUTH_QUERY_PARAM) == 0)
+			return true;
+	return false;
+}
+
+/* Finds who sent the request and whether the route lets them. Returns true when it wrote a response (401, 403,
+ * 503) or set ctx->auth_delay_ms (a 401 held back until the body is in). */
+static bool request_authorize(struct http *h, struct request_ctx *ctx, struct http_response *res)
+{
+	const struct http_route *route = ctx->route;
+	const char *header = http_header(&ctx->req, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *token = NULL;
+	struct http_principal who = { 0 };
+	int r;
+
+	/* A public route does not look at tokens at all: it costs no database lookup (health is polled often) and
+	 * offers no way to guess one. */
+	if (!h->authenticate || route->role == HTTP_ACCESS_PUBLIC)
+		return false;
+	if (header) {
+		if (strncasecmp(header, "Bearer ", 7) != 0) {
+			reply_unauthorized(res, "the Authorization header is not 'Bearer TOKEN'");
+			return true;
+		}
+		token = header + 7;
+		token += strspn(token, " ");
+	} else if (route_takes_query_token(route)) {
+		token = http_query(&ctx->req, HTTP_AUTH_QUERY_PARAM);
+	}
+	if (!token || !*token) {
+		reply_unauthorized(res, "this route needs a token");
+		return true;
+	}
+	r = h->authenticate(h->app, token, &who);
+	if (r == -EACCES) {
+		/* Only a wrong token counts, not a missing one: only a wrong one can be a guess. */
+		ctx->auth_delay_ms = auth_failure_count(h, ctx->req.conn);
+		metrics_count_auth_failure(h->metrics, ctx->auth_delay_ms > 0);
+		reply_unauthorized(res, "the token is not valid (mistyped, deleted, or of another meshfleetd)");
+		if (!ctx->auth_delay_ms)
+			return true;
+		ctx->auth_res = *res;
+		response_init(res);
+		return true;
+	}
+	if (r < 0) {
+		http_reply_error(res, 503, "database_unavailable", "cannot check the token now: %s; retry in a moment",
+				 strerror(-r));
+		return true;
+	}
+	ctx->req.principal = who;
+	if (who.role < route->role) {
+		const char *has = h->role_name(who.role);
+
+		http_reply_error(res, 403, "forbidden", "%s %s needs the %s role; this token ('%s') is %s %s; ask an "
+				 "admin for a token with that role", ctx->req.method, route->pattern,
+				 h->role_name(route->role), who.name, strchr("aeiou", has[0]) ? "an" : "a", has);
+		return true;
+	}
+	return false;
+}
+
 /* Checks what can be checked before the body arrives. Returns true when it wrote a response. */
 static bool request_precheck(struct http *h, struct request_ctx *ctx, const char *url, const char *method,
 			     struct http_response *res)
@@ -426,6 +746,9 @@ static bool request_precheck(struct http *h, struct request_ctx *ctx, const char
 		return true;
 	}
 	ctx->route_label = ctx->route->pattern;
+	ctx->req.route = ctx->route->pattern;
+	if (request_authorize(h, ctx, res))
+		return !ctx->auth_delay_ms;
 	qc.route = ctx->route;
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_check_one, &qc);
 	if (qc.problem) {
@@ -465,7 +788,7 @@ static void body_append(struct http *h, struct request_ctx *ctx, const char *dat
 	size_t cap;
 	char *p;
 
-	if (ctx->too_large || !ctx->route || !ctx->route->body_types)
+	if (ctx->too_large || !ctx->route || !ctx->route->body_types || ctx->auth_delay_ms)
 		return;
 	if (len > body_limit(h, ctx->route) - ctx->body_len) {
 		ctx->too_large = true;
@@ -547,13 +870,18 @@ static enum MHD_Result request_respond(struct http *h, struct request_ctx *ctx, 
 		ok &= add_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
 	if (h->shutting_down)
 		ok &= add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (res->www_authenticate)
+		ok &= add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"meshfleet\"");
 	if (ok == MHD_YES)
 		ok = MHD_queue_response(ctx->req.conn, status, r);
 	MHD_destroy_response(r);
+	snprintf(ctx->req.error_code, sizeof(ctx->req.error_code), "%s", res->error_code);
 	response_clear(res);
 	if (ok == MHD_YES) {
 		ctx->responded = true;
 		ctx->status = status;
+		if (h->on_complete)
+			h->on_complete(h->app, &ctx->req, status);
 	}
 	return ok;
 }
@@ -573,12 +901,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!ctx)
 			return MHD_NO;
 		ctx->http = h;
+		response_init(&ctx->auth_res);  /* fd -1: calloc's 0 would close stdin in on_completed() */
 		ctx->start_ns = uv_hrtime();
 		ctx->route_label = "unmatched";
 		ctx->method_label = metrics_method_label(method);
 		ctx->req.conn = conn;
 		ctx->req.method = method;
 		ctx->req.path = url;
+		response_init(&ctx->auth_res);
 		*con_cls = ctx;
 		ctx->next = h->requests;
 		if (h->requests)
@@ -595,6 +925,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (ctx->responded)
 		return MHD_YES;
+	if (ctx->deferred) {
+		struct http_deferred *d = ctx->deferred;
+
+		if (!d->answered)
+			return MHD_YES;         /* not for us: still waiting */
+		res = d->res;
+		response_init(&d->res);
+		deferred_unlink(d);
+		ctx->deferred = NULL;
+		free(d);
+		return request_respond(h, ctx, &res);
+	}
+	if (ctx->auth_delay_ms) {
+		if (throttle_defer(h, ctx))
+			return MHD_YES;
+		res = ctx->auth_res;
+		response_init(&ctx->auth_res);
+		return request_respond(h, ctx, &res);
+	}
 	if (ctx->too_large) {
 		http_reply_error(&res, 413, "payload_too_large", "request body is over the limit of %u bytes "
 				 "(%s)", body_limit(h, ctx->route), body_limit_name(ctx->route));
@@ -603,6 +952,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ctx->req.body_len = ctx->body_len;
 		res.status = 500;
 		ctx->route->handler(h->app, &ctx->req, &res);
+		if (ctx->deferred) {
+			/* http_defer(): the answer comes through http_deferred_reply(); @res is untouched. */
+			response_clear(&res);
+			return MHD_YES;
+		}
 	}
 	return request_respond(h, ctx, &res);
 }
@@ -627,9 +981,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		h->requests = ctx->next;
 	if (ctx->next)
 		ctx->next->prev = ctx->prev;
+	*con_cls = NULL;
+	if (ctx->deferred) {
+		struct http_deferred *d = ctx->deferred;
+
+		deferred_unlink(d);
+		if (!d->due_ms && !d->answered) {
+			/* The application still works on it and may read the request: it frees both when it
+			 * replies. */
+			d->orphaned = true;
+			return;
+		}
+		response_clear(&d->res);
+		free(d);
+	}
+	response_clear(&ctx->auth_res);
 	free(ctx->body);
 	free(ctx);
-	*con_cls = NULL;
 }
 
 static int hex_value(char c)
@@ -692,11 +1060,19 @@ static void http_close(struct http *h)
 	/* Stop watching the epoll fd before MHD closes it. */
 	uv_close((uv_handle_t *)&h->poll, on_handle_closed);
 	streams_end(h);
+	/* MHD_stop_daemon() must not find a connection suspended; it then ends each (on_completed()). */
+	for (struct http_deferred *d = h->deferred; d; d = d->next) {
+		if (!d->answered) {
+			d->answered = d->due_ms != 0;
+			MHD_resume_connection(d->ctx->req.conn);
+		}
+	}
 	MHD_stop_daemon(h->mhd);
 	h->mhd = NULL;
 	uv_close((uv_handle_t *)&h->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&h->grace, on_handle_closed);
 	uv_close((uv_handle_t *)&h->stream_tick, on_handle_closed);
+	uv_close((uv_handle_t *)&h->throttle, on_handle_closed);
 }
 
 /* Whether a request in flight still waits for an answer we owe. A request whose body is incomplete and whose
@@ -783,6 +1159,10 @@ void http_shutdown(struct http *h, http_closed_fn closed_cb, void *userdata)
 	h->shutting_down = true;
 	/* A stream would hold the daemon for the whole grace period: its client reconnects to the next daemon. */
 	streams_end(h);
+	/* Nor should a held-back 401: it goes now. */
+	for (struct http_deferred *d = h->deferred; d; d = d->next)
+		if (d->due_ms && !d->answered)
+			deferred_resume(d);
 	listener = MHD_quiesce_daemon(h->mhd);
 	if (listener != MHD_INVALID_SOCKET)
 		close(listener);
@@ -879,6 +1259,11 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 	     size_t n_routes, void *app, struct metrics *metrics, struct http **ret_http,
 	     char *errbuf, size_t errlen)
 {
+	/* MHD_OPTION_ARRAY: filled with the TLS options for HTTPS; for plain HTTP only the END items. */
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL }, { MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	const union MHD_DaemonInfo *info;
 	struct http *h;
 	bool v6 = false;
@@ -895,11 +1280,39 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 	h->app = app;
 	h->metrics = metrics;
 	h->max_body = options->max_body_bytes;
+	h->authenticate = options->authenticate;
+	h->role_name = options->role_name;
+	h->on_complete = options->on_complete;
+	if (h->authenticate) {
+		h->failures = calloc(HTTP_AUTH_TABLE_SIZE, sizeof(*h->failures));
+		if (!h->failures) {
+			snprintf(errbuf, errlen, "out of memory");
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
+	if (options->tls_cert && options->tls_cert[0]) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			snprintf(errbuf, errlen, "[http] tls_cert and tls_key are set, but this libmicrohttpd is built "
+				 "without TLS support (GnuTLS): install one with it (Debian's libmicrohttpd12 has it), or "
+				 "remove both keys to serve plain HTTP");
+			r = -ENOTSUP;
+			goto fail;
+		}
+		r = tls_credentials_load(&h->tls, options->tls_cert, options->tls_key, errbuf, errlen);
+		if (r < 0)
+			goto fail;
+		h->tls_cert_path = options->tls_cert;
+		h->tls_key_path = options->tls_key;
+		tls_options[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls.cert_pem };
+		tls_options[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls.key_pem };
+		tls_options[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES };
+	}
 	r = open_listener(options->listen, &fd, &h->port, &v6, errbuf, errlen);
 	if (r < 0)
 		goto fail;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-				  (v6 ? MHD_USE_IPv6 : 0),
+				  (v6 ? MHD_USE_IPv6 : 0) | (h->tls_cert_path ? MHD_USE_TLS : 0),
 				  0, NULL, NULL, on_request, h,
 				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -910,7 +1323,16 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 				  MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				  MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, h,
+				  MHD_OPTION_ARRAY, tls_options,
 				  MHD_OPTION_END);
+	if (!h->mhd && h->tls_cert_path) {
+		snprintf(errbuf, errlen, "cannot start the HTTPS server on %s: libmicrohttpd (GnuTLS) refused the "
+			 "certificate '%s' or the key '%s' (see the lines above); check that tls_cert is the PEM chain "
+			 "with the server's certificate first and tls_key its private key", options->listen,
+			 options->tls_cert, options->tls_key);
+		r = -EIO;
+		goto fail;
+	}
 	if (!h->mhd) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server on %s (libmicrohttpd refused its options; "
 			 "see the lines above)", options->listen);
@@ -940,6 +1362,9 @@ int http_new(uv_loop_t *loop, const struct http_options *options, const struct h
 	uv_timer_init(loop, &h->stream_tick);
 	h->stream_tick.data = h;
 	h->open_handles++;
+	uv_timer_init(loop, &h->throttle);
+	h->throttle.data = h;
+	h->open_handles++;
 	uv_timer_start(&h->stream_tick, on_stream_tick, HTTP_STREAM_CHECK_MS, HTTP_STREAM_CHECK_MS);
 	uv_poll_start(&h->poll, UV_READABLE, on_poll);
 	http_run(h);
@@ -951,6 +1376,8 @@ fail:
 		close(fd);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+	tls_credentials_done(&h->tls);
+	free(h->failures);
 	free(h);
 	return r;
 }
@@ -961,6 +1388,8 @@ struct http *http_free(struct http *h)
 		return NULL;
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+	tls_credentials_done(&h->tls);
+	free(h->failures);
 	free(h);
 	return NULL;
 }

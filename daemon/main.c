@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "audit.h"
 #include "discovery.h"
 #include "groups.h"
 #include "mesh_client.h"
@@ -30,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "tokens.h"
 #include "util.h"
 
 #define MAX_OVERRIDES 16
@@ -55,6 +57,7 @@ struct daemon {
 	struct db *db;
 	struct metrics *metrics;
 	struct events *events;          /* the event bus: after the database, before everything that publishes */
+	struct audit *audit;            /* the audit log: after the database, before the HTTP server */
 	struct mcuboot_keyring *keys;   /* [firmware] trusted_keys */
 	struct firmware *firmware;      /* the firmware store, after the database */
 	struct http *http;
@@ -148,6 +151,10 @@ static void reload(struct daemon *d)
 		return;
 	}
 	config_diff(&d->config, &next, on_reload_diff, d);
+	/* A renewed certificate under the same paths is no change of the configuration, but is not served either. */
+	if (d->http && http_tls_files_changed(d->http))
+		log_notice("reload: the file of http.tls_cert or http.tls_key changed on disk: ignored until restart "
+			   "(restart meshfleetd to serve the new certificate)");
 	log_set_level(next.log_level);
 	/* Keys that need a restart keep their running values, so a later diff still reports them. */
 	d->config.log_level = next.log_level;
@@ -645,6 +652,23 @@ static uint64_t events_clock(void *userdata)
 	return uv_now(userdata);
 }
 
+/* Before the listener opens: without an admin token nobody could use the API. The file is for the operator who
+ * installed the daemon; the secret never goes to the log. */
+static int start_first_admin(struct daemon *d)
+{
+	char path[PATH_MAX], errbuf[PATH_MAX + 256];
+	bool created = false;
+	int r = tokens_first_admin(d->db, d->config.state_dir, &created, path, sizeof(path), errbuf, sizeof(errbuf));
+
+	if (r < 0) {
+		log_err("%s", errbuf);
+		return r;
+	}
+	if (created)
+		log_notice("created the first admin token: %s (readable by this user only)", path);
+	return 0;
+}
+
 static int start(struct daemon *d)
 {
 	struct http_options http_options = {
@@ -653,6 +677,11 @@ static int start(struct daemon *d)
 		.max_connections = d->config.max_connections,
 		.max_connections_per_ip = d->config.max_connections_per_ip,
 		.connection_timeout_s = d->config.connection_timeout_s,
+		.tls_cert = d->config.tls_cert,
+		.tls_key = d->config.tls_key,
+		.on_complete = api_audit_complete,
+		.authenticate = api_authenticate,
+		.role_name = api_role_name,
 	};
 	char path[PATH_MAX], errbuf[PATH_MAX + 256];
 	uint64_t watchdog_ms;
@@ -674,6 +703,9 @@ static int start(struct daemon *d)
 		return r;
 	}
 	log_info("database %s at schema version %d", path, db_schema_version(d->db));
+	r = start_first_admin(d);
+	if (r < 0)
+		return r;
 	r = firmware_new(&(struct firmware_options){
 				.state_dir = d->config.state_dir,
 				.db = d->db,
@@ -705,6 +737,13 @@ static int start(struct daemon *d)
 		log_err("cannot start the event bus: %s", strerror(-r));
 		return r;
 	}
+	/* The loop's clock only paces the audit's log lines about failed inserts. */
+	r = audit_new(d->db, &(struct audit_options){ .clock = events_clock, .clock_userdata = &d->loop },
+		      &d->audit);
+	if (r < 0) {
+		log_err("cannot start the audit log: %s", strerror(-r));
+		return r;
+	}
 	d->api = (struct api){
 		.loop = &d->loop,
 		.db = d->db,
@@ -714,6 +753,7 @@ static int start(struct daemon *d)
 		.dongle_spec = d->config.dongle,
 		.events = d->events,
 		.firmware = d->firmware,
+		.audit = d->audit,
 	};
 	r = http_new(&d->loop, &http_options, api_routes, api_n_routes, &d->api, d->metrics, &d->http,
 		     errbuf, sizeof(errbuf));
@@ -747,8 +787,9 @@ static int start(struct daemon *d)
 	if (watchdog_ms)
 		uv_timer_start(&d->watchdog, on_watchdog, watchdog_ms / 2, watchdog_ms / 2);
 	write_port_file(d);
-	log_info("meshfleetd %s listening on http://%.*s:%u/ (state %s, dongle %s)", PACKAGE_VERSION,
-		 (int)(strrchr(d->config.listen, ':') - d->config.listen), d->config.listen, http_port(d->http),
+	log_info("meshfleetd %s listening on %s://%.*s:%u/ (state %s, dongle %s)", PACKAGE_VERSION,
+		 http_tls(d->http) ? "https" : "http", (int)(strrchr(d->config.listen, ':') - d->config.listen),
+		 d->config.listen, http_port(d->http),
 		 d->config.state_dir, d->config.dongle);
 	r = notify_send("READY=1");
 	if (r < 0)
@@ -848,6 +889,7 @@ int main(int argc, char **argv)
 	d.http = http_free(d.http);
 	d.dongle = dongle_free(d.dongle);
 	d.events = events_free(d.events);
+	d.audit = audit_free(d.audit);
 	d.firmware = firmware_free(d.firmware);
 	mcuboot_keyring_free(d.keys);
 	d.db = db_free(d.db);

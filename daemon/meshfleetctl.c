@@ -1,5 +1,7 @@
-/* meshfleetctl: the operator's command-line tool; for now `dongle probe`, which lists the serial ports and says which
- * of them answer as a meshfleet dongle (docs/meshfleetctl.md; ARCHITECTURE.md, "Dongle link").
+/* meshfleetctl: the operator's command-line tool (docs/meshfleetctl.md). main() parses the options and hands each
+ * command to its module (ctl_keys, ctl_package, ctl_network, ctl_token; ctl_http finds the API token of every REST
+ * command); `dongle probe`, which lists the serial ports and says which of them answer as a meshfleet dongle
+ * (ARCHITECTURE.md, "Dongle link"), lives here.
  *
  * A probe is the daemon's own link with one attempt: open, one HELLO, a short timeout, close. Ports are probed one
  * after the other, so two names of the same device (a symlink and its target) never compete for the port's lock.
@@ -18,10 +20,13 @@
 #include "ctl_keys.h"
 #include "ctl_network.h"
 #include "ctl_package.h"
+#include "ctl_token.h"
+#include "config_file.h"
 #include "link.h"
 #include "ctl_http.h"
 #include "log.h"
 #include "messages.h"
+#include "tokens.h"
 #include "transport.h"
 
 #define CTL_MAX_PORTS 64                /* ports listed or named on the command line */
@@ -79,8 +84,14 @@ static void usage(FILE *out)
 		"  keys generate --type ecdsa-p256|ed25519 [--force] FILE\n"
 		"                          write a new private signing key (PKCS#8 PEM, mode 0600), show its public key\n"
 		"  keys show FILE          a key's public part: PEM, Qx/Qy or raw hex, MCUboot KEYHASH\n"
-		"  package inspect FILE [--key PEM]... [--region-start ADDR]\n"
-		"                          check an MCUboot image or Intel HEX file, offline\n\n"
+		"  package inspect FILE [--key PEM]... [--region-start ADDR] [--composition-hash HASH --elements N]\n"
+		"                          check an MCUboot image or Intel HEX file, offline\n"
+		"  token create --role viewer|operator|admin --name NAME\n"
+		"                          create an API token and print it (shown once); offline, in the state\n"
+		"                          directory's database (the daemon may run or not), or with --url through\n"
+		"                          the daemon's API (POST /api/v1/tokens, admin token needed)\n"
+		"  token list              the daemon's API tokens (never their secrets)\n"
+		"  token delete ID         delete a token\n\n"
 		"Options:\n"
 		"      --json              print JSON instead of lines for people\n"
 		"      --replace           network import: replace a different stored network, or go back to an\n"
@@ -90,8 +101,24 @@ static void usage(FILE *out)
 		"      --force             keys generate: replace an existing FILE\n"
 		"      --key PEM           package inspect: verify the signature with this key (repeatable, at most %d)\n"
 		"      --region-start ADDR package inspect: the application region a HEX file must start at\n"
-		"  -u, --url URL           the daemon's address for the network and nodes commands (default\n"
-		"                          $MESHFLEET_URL, else " CTL_HTTP_DEFAULT_URL ")\n"
+		"      --composition-hash HASH, --elements N [--core-type TYPE]\n"
+		"                          package inspect: the Mesh DFU firmware metadata derived from these and the\n"
+		"                          image's version and size (TYPE application, network, application_blob)\n"
+		"      --role ROLE         token create: viewer, operator or admin\n"
+		"      --name NAME         token create: 1 to %d characters of A-Z a-z 0-9 . _ -\n"
+		"  -u, --url URL           the daemon's address for the commands that talk to it (default\n"
+		"                          $MESHFLEET_URL, else " CTL_HTTP_DEFAULT_URL "); token create uses the API\n"
+		"                          only when --url is given\n"
+		"      --token TOKEN       the API token those commands send (visible to other users in ps: prefer\n"
+		"                          --token-file or $" CTL_HTTP_TOKEN_ENV "); without one of them,\n"
+		"                          STATE_DIR/" CTL_HTTP_ADMIN_TOKEN_FILE " when this user may read it\n"
+		"      --token-file FILE   read the API token from FILE\n"
+		"      --cacert FILE       trust the CA certificates in FILE (PEM) for an https:// URL, e.g. the CA of\n"
+		"                          the daemon's self-signed certificate (default: the system's CA store)\n"
+		"  -s, --state-dir DIR     the daemon's state directory (default: state_dir of the configuration file,\n"
+		"                          else " LOCALSTATEDIR "/lib/meshfleet)\n"
+		"  -c, --config FILE       the daemon's configuration file, for state_dir (default\n"
+		"                          " CONFIG_DEFAULT_PATH ", if present)\n"
 		"  -t, --timeout MS        how long to wait for the HELLO answer (default %d, %d..%d)\n"
 		"  -v, --verbose           also print the link's log lines on stderr\n"
 		"  -V, --version           print the version and exit\n"
@@ -99,7 +126,7 @@ static void usage(FILE *out)
 		"Exit status: 0 when at least one meshfleet dongle answered, 1 when none did, 2 on a usage error.\n"
 		"package inspect: 0 valid (and verified, with --key), 1 refused, 2 usage error.\n"
 		"See docs/meshfleetctl.md.\n",
-		CTL_PACKAGE_KEYS_MAX, CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
+		CTL_PACKAGE_KEYS_MAX, TOKEN_NAME_MAX, CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
 }
 
 /* --- one probe --- */
@@ -431,7 +458,10 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT, OPT_TYPE, OPT_FORCE, OPT_KEY, OPT_REGION_START };
+	enum {
+		OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT, OPT_TYPE, OPT_FORCE, OPT_KEY, OPT_REGION_START, OPT_ROLE,
+		OPT_NAME, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CACERT, OPT_CORE_TYPE, OPT_COMPOSITION_HASH, OPT_ELEMENTS,
+	};
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout", required_argument, NULL, 't' },
@@ -442,6 +472,16 @@ int main(int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "region-start", required_argument, NULL, OPT_REGION_START },
+		{ "core-type", required_argument, NULL, OPT_CORE_TYPE },
+		{ "composition-hash", required_argument, NULL, OPT_COMPOSITION_HASH },
+		{ "elements", required_argument, NULL, OPT_ELEMENTS },
+		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -451,12 +491,14 @@ int main(int argc, char **argv)
 	struct ctl_api api = { .url = getenv("MESHFLEET_URL") };
 	struct ctl_keys_options keys = { 0 };
 	struct ctl_package_options package = { 0 };
+	struct ctl_http_auth auth = { 0 };
+	struct ctl_token_options token = { .auth = &auth };
 	bool verbose = false;
 	int c, r, status;
 	char *end;
 	long v;
 
-	while ((c = getopt_long(argc, argv, "t:u:vVh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:u:s:c:vVh", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			ctl.json = true;
@@ -471,8 +513,12 @@ int main(int argc, char **argv)
 			}
 			ctl.hello_timeout_ms = (uint32_t)v;
 			break;
+		case OPT_CACERT:
+			ctl_http_set_ca_file(optarg);
+			break;
 		case 'u':
 			api.url = optarg;
+			token.url_given = true;
 			break;
 		case OPT_REPLACE:
 			api.replace = true;
@@ -496,6 +542,33 @@ int main(int argc, char **argv)
 		case OPT_REGION_START:
 			package.region_start = optarg;
 			break;
+		case OPT_CORE_TYPE:
+			package.core_type = optarg;
+			break;
+		case OPT_COMPOSITION_HASH:
+			package.composition_hash = optarg;
+			break;
+		case OPT_ELEMENTS:
+			package.elements = optarg;
+			break;
+		case OPT_ROLE:
+			token.role = optarg;
+			break;
+		case OPT_NAME:
+			token.name = optarg;
+			break;
+		case OPT_TOKEN:
+			auth.token = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			auth.token_file = optarg;
+			break;
+		case 's':
+			auth.state_dir = optarg;
+			break;
+		case 'c':
+			auth.config_path = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -515,6 +588,11 @@ int main(int argc, char **argv)
 	api.json = ctl.json;
 	keys.json = ctl.json;
 	package.json = ctl.json;
+	token.json = ctl.json;
+	token.url = api.url;
+	auth.verbose = verbose;
+	/* Every REST command finds its token the same way, at its first request. */
+	ctl_http_set_auth(&auth);
 	if (optind < argc && strcmp(argv[optind], "keys") == 0)
 		return ctl_keys_main(&keys, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "package") == 0)
@@ -523,6 +601,8 @@ int main(int argc, char **argv)
 		return ctl_network_main(&api, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "nodes") == 0)
 		return ctl_nodes_main(&api, argc - optind - 1, argv + optind + 1);
+	if (optind < argc && strcmp(argv[optind], "token") == 0)
+		return ctl_token_main(&token, argc - optind - 1, argv + optind + 1);
 	if (argc - optind < 2 || strcmp(argv[optind], "dongle") != 0 || strcmp(argv[optind + 1], "probe") != 0) {
 		if (optind < argc)
 			fprintf(stderr, "meshfleetctl: unknown command '%s%s%s'\n", argv[optind],

@@ -29,7 +29,15 @@ struct metrics {
 	uint64_t dropped;       /* requests whose series did not fit */
 	size_t n_routes;
 	struct route_histogram routes[METRICS_MAX_ROUTES];
+	uint64_t auth_failures;         /* wrong bearer tokens */
+	uint64_t auth_delayed;          /* ... whose 401 the throttle held back */
 };
+
+void metrics_count_auth_failure(struct metrics *m, bool delayed)
+{
+	m->auth_failures++;
+	m->auth_delayed += delayed;
+}
 
 struct metrics *metrics_new(void)
 {
@@ -111,6 +119,12 @@ void metrics_render_http(const struct metrics *m, struct strbuf *out)
 	strbuf_printf(out, "# HELP meshfleet_http_requests_unrecorded_total Requests beyond the series limit.\n"
 		      "# TYPE meshfleet_http_requests_unrecorded_total counter\n"
 		      "meshfleet_http_requests_unrecorded_total %llu\n", (unsigned long long)m->dropped);
+	strbuf_printf(out, "# HELP meshfleet_http_auth_failures_total Requests refused for a wrong bearer token.\n"
+		      "# TYPE meshfleet_http_auth_failures_total counter\nmeshfleet_http_auth_failures_total %llu\n"
+		      "# HELP meshfleet_http_auth_delayed_total Of those, the ones whose 401 was delayed because "
+		      "their address failed repeatedly.\n"
+		      "# TYPE meshfleet_http_auth_delayed_total counter\nmeshfleet_http_auth_delayed_total %llu\n",
+		      (unsigned long long)m->auth_failures, (unsigned long long)m->auth_delayed);
 	strbuf_printf(out, "# HELP meshfleet_http_request_duration_seconds Time from request start to response "
 		      "completion.\n# TYPE meshfleet_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; i < m->n_routes; i++) {

@@ -6,6 +6,7 @@
 #ifndef MESHFLEET_METRICS_H
 #define MESHFLEET_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ struct metrics *metrics_free(struct metrics *m);
  * outlive @m, e.g. a string literal). */
 void metrics_observe_request(struct metrics *m, const char *route, const char *method, unsigned status,
 			     double seconds);
+
+/* Counts a request refused for a wrong bearer token; @delayed: its answer was held back (throttle). */
+void metrics_count_auth_failure(struct metrics *m, bool delayed);
 
 /* Appends the HTTP series to @out. */
 void metrics_render_http(const struct metrics *m, struct strbuf *out);

@@ -399,6 +399,37 @@ int node_composition_dfu_element(const uint8_t *data, size_t len, struct ma_comp
 	return ma_comp0_find_element(ret_comp, dfu_models, ARRAY_SIZE(dfu_models), ret_element) ? 0 : -ENODEV;
 }
 
+int nodes_get_composition(struct db *db, uint16_t address, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	sqlite3_stmt *stmt = db_stmt(db, "SELECT composition FROM nodes WHERE address = ?1");
+	int rc, r;
+
+	if (!stmt)
+		return -EIO;
+	sqlite3_bind_int(stmt, 1, address);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(stmt, 0);
+		int n = sqlite3_column_bytes(stmt, 0);
+
+		if (sqlite3_column_type(stmt, 0) == SQLITE_NULL || n <= 0) {
+			r = -ENODATA;
+		} else if ((size_t)n > cap) {
+			r = -EOVERFLOW;
+		} else {
+			memcpy(out, blob, (size_t)n);
+			*ret_len = (size_t)n;
+			r = 0;
+		}
+	} else {
+		r = db_result(db, rc, "get a node's composition");
+		if (r == 0)
+			r = -ENOENT;
+	}
+	sqlite3_reset(stmt);
+	return r;
+}
+
 int nodes_set_composition(struct db *db, uint16_t address, const uint8_t *data, size_t len,
 			  const struct ma_comp0 *comp, bool dfu_capable)
 {

@@ -77,6 +77,11 @@ int node_composition_dfu_element(const uint8_t *data, size_t len, struct ma_comp
 int nodes_set_composition(struct db *db, uint16_t address, const uint8_t *data, size_t len,
 			  const struct ma_comp0 *comp, bool dfu_capable);
 
+/* The node's recorded Composition Data page 0 (after the page byte, as nodes_set_composition() stored it) into
+ * @out (@cap bytes; MA_PAYLOAD_MAX is always enough). Returns 0 with *ret_len, -ENOENT (no such node), -ENODATA
+ * (never read: refresh the node), -EOVERFLOW (larger than @cap) or a database error. */
+int nodes_get_composition(struct db *db, uint16_t address, uint8_t *out, size_t cap, size_t *ret_len);
+
 /* One firmware image of a node, as its Firmware Update Information Status listed it (discovery.h). */
 struct node_image {
 	uint8_t index;

@@ -383,23 +383,17 @@ out:
 
 /* --- ble_mesh_metadata.json --- */
 
-/* Composition Data Page 0 as the device builds it from the JSON's composition_data: CID, PID, VID, CRPL, features
- * (u16 LE each), then per element location (u16), SIG model count, vendor model count, SIG model IDs (u16), vendor
- * models (the JSON's u32 written LE). Its hash is the low 4 bytes (LE) of AES-CMAC with an all-zero key
- * (mesh-dfu-protocol.md §5.2; the vendor model byte order checked against the NCS 2.9 distributor's hash). */
-static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_elements, uint32_t *ret_hash, char *err,
-			    size_t err_len)
+/* Composition Data Page 0 built from the JSON's composition_data, see composition_hash(). On success *ret_page is
+ * malloc'd: the caller frees it. */
+static int composition_page(json_t *comp, uint8_t **ret_page, size_t *ret_len, uint16_t *ret_cid,
+			    uint16_t *ret_elements, char *err, size_t err_len)
 {
 	static const char what[] = "ble_mesh_metadata.json composition_data";
 	static const char *const header[] = { "cid", "pid", "vid", "crpl", "features" };
-	static const uint8_t zero_key[16];
-	uint8_t *page = NULL, mac[16];
-	size_t len = 0, mac_len = 0, cap;
+	uint8_t *page = NULL;
+	size_t len = 0, cap;
 	json_t *elements;
 	uint64_t u;
-	EVP_MAC *cmac = NULL;
-	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
 	int rc;
 
 	if (!json_is_object(comp))
@@ -419,7 +413,7 @@ static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_eleme
 		if (rc == -ENOENT)
 			rc = fail(err, err_len, "%s has no \"%s\"", what, header[i]);
 		if (rc < 0)
-			goto out;
+			goto fail;
 		if (i == 0)
 			*ret_cid = (uint16_t)u;
 		put_le16(page + len, (uint16_t)u);
@@ -432,22 +426,22 @@ static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_eleme
 		snprintf(ewhat, sizeof(ewhat), "%s elements[%zu]", what, i);
 		if (!json_is_object(el)) {
 			rc = fail(err, err_len, "%s is not an object", ewhat);
-			goto out;
+			goto fail;
 		}
 		rc = get_uint(ewhat, el, "location", UINT16_MAX, &u, err, err_len);
 		if (rc == -ENOENT)
 			rc = fail(err, err_len, "%s has no \"location\"", ewhat);
 		if (rc < 0)
-			goto out;
+			goto fail;
 		sig = json_object_get(el, "sig_models");
 		vnd = json_object_get(el, "vendor_models");
 		if (!json_is_array(sig) || !json_is_array(vnd)) {
 			rc = fail(err, err_len, "%s needs \"sig_models\" and \"vendor_models\" lists", ewhat);
-			goto out;
+			goto fail;
 		}
 		if (json_array_size(sig) + json_array_size(vnd) > PACKAGE_MODELS_MAX) {
 			rc = fail(err, err_len, "%s has more than %d models", ewhat, PACKAGE_MODELS_MAX);
-			goto out;
+			goto fail;
 		}
 		put_le16(page + len, (uint16_t)u);
 		page[len + 2] = (uint8_t)json_array_size(sig);
@@ -457,7 +451,7 @@ static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_eleme
 			json_t *v = json_array_get(sig, k);
 			if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT16_MAX) {
 				rc = fail(err, err_len, "%s sig_models[%zu] is not a 16-bit model ID", ewhat, k);
-				goto out;
+				goto fail;
 			}
 			put_le16(page + len, (uint16_t)json_integer_value(v));
 			len += 2;
@@ -466,30 +460,178 @@ static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_eleme
 			json_t *v = json_array_get(vnd, k);
 			if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX) {
 				rc = fail(err, err_len, "%s vendor_models[%zu] is not a 32-bit model ID", ewhat, k);
-				goto out;
+				goto fail;
 			}
 			put_le32(page + len, (uint32_t)json_integer_value(v));
 			len += 4;
 		}
 	}
 	*ret_elements = (uint16_t)json_array_size(elements);
-	cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
-	ctx = cmac ? EVP_MAC_CTX_new(cmac) : NULL;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-CBC", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!ctx || EVP_MAC_init(ctx, zero_key, sizeof(zero_key), params) != 1 || EVP_MAC_update(ctx, page, len) != 1 ||
-	    EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) != 1 || mac_len != sizeof(mac)) {
-		rc = -ENOMEM;
-		fail(err, err_len, "OpenSSL could not compute the AES-CMAC of the composition data");
-		goto out;
-	}
-	*ret_hash = get_le32(mac);
-	rc = 0;
-out:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(cmac);
+	*ret_page = page;
+	*ret_len = len;
+	return 0;
+fail:
 	free(page);
 	return rc;
+}
+
+int package_composition_hash(const uint8_t *page, size_t len, uint32_t *ret_hash)
+{
+	static const uint8_t zero_key[16];
+	uint8_t mac[16];
+	size_t mac_len = 0;
+	EVP_MAC *cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	EVP_MAC_CTX *ctx = cmac ? EVP_MAC_CTX_new(cmac) : NULL;
+	OSSL_PARAM params[2];
+	int rc = -ENOMEM;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-CBC", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ctx && EVP_MAC_init(ctx, zero_key, sizeof(zero_key), params) == 1 && EVP_MAC_update(ctx, page, len) == 1 &&
+	    EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) == 1 && mac_len == sizeof(mac)) {
+		*ret_hash = get_le32(mac);
+		rc = 0;
+	}
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(cmac);
+	return rc;
+}
+
+/* Composition Data Page 0 as the device builds it from the JSON's composition_data: CID, PID, VID, CRPL, features
+ * (u16 LE each), then per element location (u16), SIG model count, vendor model count, SIG model IDs (u16), vendor
+ * models (the JSON's u32 written LE). Its hash is the low 4 bytes (LE) of AES-CMAC with an all-zero key
+ * (mesh-dfu-protocol.md §5.2; the vendor model byte order checked against the NCS 2.9 distributor's hash). */
+static int composition_hash(json_t *comp, uint16_t *ret_cid, uint16_t *ret_elements, uint32_t *ret_hash, char *err,
+			    size_t err_len)
+{
+	uint8_t *page = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = composition_page(comp, &page, &len, ret_cid, ret_elements, err, err_len);
+	if (rc < 0)
+		return rc;
+	rc = package_composition_hash(page, len, ret_hash);
+	if (rc < 0)
+		fail(err, err_len, "OpenSSL could not compute the AES-CMAC of the composition data");
+	free(page);
+	return rc;
+}
+
+int package_composition_page_json(const char *json, size_t len, uint8_t **ret_page, size_t *ret_len,
+				  uint16_t *ret_elements, char *err, size_t err_len)
+{
+	json_t *comp = load_json("composition_data", json, len, err, err_len);
+	uint16_t cid, elements;
+	uint8_t *page = NULL;
+	size_t page_len = 0;
+	int rc;
+
+	if (!comp)
+		return -EBADMSG;
+	rc = composition_page(comp, &page, &page_len, &cid, &elements, err, err_len);
+	json_decref(comp);
+	if (rc < 0)
+		return rc;
+	*ret_page = page;
+	*ret_len = page_len;
+	*ret_elements = elements;
+	return 0;
+}
+
+int package_core_type_parse(const char *text, uint8_t *ret_core_type)
+{
+	static const struct {
+		const char *name;
+		uint8_t bits;
+	} names[] = {
+		{ "application", PACKAGE_CORE_APPLICATION },
+		{ "network", PACKAGE_CORE_NETWORK },
+		{ "application_blob", PACKAGE_CORE_APP_BLOB },
+	};
+	char *end;
+	unsigned long v;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(text, names[i].name) == 0) {
+			*ret_core_type = names[i].bits;
+			return 0;
+		}
+	}
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(text, &end, 0);
+	if (errno || *end || v > PACKAGE_CORE_ALL)
+		return -EINVAL;
+	*ret_core_type = (uint8_t)v;
+	return 0;
+}
+
+int package_parse_composition_hash(const char *text, uint32_t *ret_hash)
+{
+	const char *digits = (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) ? text + 2 : text;
+	size_t n = strlen(digits);
+	uint32_t v = 0;
+
+	if (n == 0 || n > 2 * sizeof(v))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = digits[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v = v << 4 | (uint32_t)(c - 'A' + 10);
+		else
+			return -EINVAL;
+	}
+	*ret_hash = v;
+	return 0;
+}
+
+void package_core_type_format(uint8_t core_type, char *out, size_t out_len)
+{
+	static const char *const bit_names[] = { "application", "network", "application_blob" };
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (unsigned bit = 0; bit < 8; bit++) {
+		const char *name = bit < 3 ? bit_names[bit] : NULL;
+		char other[16];
+		int n;
+
+		if (!(core_type & (1u << bit)))
+			continue;
+		if (!name) {
+			snprintf(other, sizeof(other), "bit%u", bit);
+			name = other;
+		}
+		n = snprintf(out + used, out_len - used, "%s%s", used ? "+" : "", name);
+		if (n < 0 || (size_t)n >= out_len - used)
+			return;
+		used += (size_t)n;
+	}
+	if (used == 0)
+		snprintf(out, out_len, "none");
+}
+
+int package_decode_metadata(const uint8_t *metadata, size_t len, struct package_metadata_fields *ret)
+{
+	if (len < PACKAGE_NCS_METADATA_LEN)
+		return -EBADMSG;
+	ret->version.major = metadata[0];
+	ret->version.minor = metadata[1];
+	ret->version.revision = (uint16_t)(metadata[2] | metadata[3] << 8);
+	ret->version.build = get_le32(metadata + 4);
+	ret->size = (uint32_t)metadata[8] | (uint32_t)metadata[9] << 8 | (uint32_t)metadata[10] << 16;
+	ret->core_type = metadata[11];
+	ret->composition_hash = get_le32(metadata + 12);
+	ret->elements = (uint16_t)(metadata[16] | metadata[17] << 8);
+	ret->user_data_len = len - PACKAGE_NCS_METADATA_LEN;
+	return 0;
 }
 
 int package_mesh_metadata_parse(const char *json, size_t len, struct package_mesh_metadata *ret, char *err,

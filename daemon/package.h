@@ -36,6 +36,8 @@
 #define PACKAGE_CORE_APPLICATION 0x01u          /* metadata core type bits (Zephyr dfu_metadata.h) */
 #define PACKAGE_CORE_NETWORK 0x02u
 #define PACKAGE_CORE_APP_BLOB 0x04u
+#define PACKAGE_CORE_ALL 0x07u                  /* the core type values an option may give as a number */
+#define PACKAGE_ELEMENTS_OPTION_MAX 255         /* element count given by hand: Provisioning's Number of Elements */
 
 /* One entry of manifest.json's "files". Strings are empty when the manifest leaves them out. */
 struct package_image {
@@ -112,6 +114,33 @@ int package_mesh_metadata_parse(const char *json, size_t len, struct package_mes
 
 /* "major.minor.revision+build" as imgtool takes it (-v): revision and build may be left out. 0 or -EINVAL. */
 int package_parse_version(const char *s, struct mcuboot_version *ret);
+
+/* The fields of an NCS metadata (the first PACKAGE_NCS_METADATA_LEN bytes; user data may follow). */
+struct package_metadata_fields {
+	struct mcuboot_version version;
+	uint32_t size;                  /* u24 */
+	uint8_t core_type;
+	uint32_t composition_hash;
+	uint16_t elements;
+	size_t user_data_len;           /* bytes after the 18 */
+};
+
+/* The NCS composition hash: the low 4 bytes (LE) of AES-CMAC with an all-zero key over Composition Data Page 0
+ * (@page: the page's bytes after the page number, as a node sends them). Returns 0 or -ENOMEM (OpenSSL failed). */
+int package_composition_hash(const uint8_t *page, size_t len, uint32_t *ret_hash);
+/* Page 0 built from a ble_mesh_metadata.json "composition_data" object given as JSON text (@json, @len), as the
+ * device builds it; *ret_page is malloc'd (the caller frees it). Same returns as package_open(). */
+int package_composition_page_json(const char *json, size_t len, uint8_t **ret_page, size_t *ret_len,
+				  uint16_t *ret_elements, char *err, size_t err_len);
+/* "application", "network", "application_blob" or a number 0 .. PACKAGE_CORE_ALL (the bits). 0 or -EINVAL. */
+int package_core_type_parse(const char *text, uint8_t *ret_core_type);
+/* A composition hash as an option gives it: 1 to 8 hex digits, "0x" in front or not. 0 or -EINVAL. */
+int package_parse_composition_hash(const char *text, uint32_t *ret_hash);
+/* The bits by name joined with '+' ("application", "application+network"), "none" for 0. */
+void package_core_type_format(uint8_t core_type, char *out, size_t out_len);
+/* Reads @len bytes of metadata in the NCS layout. Returns 0, or -EBADMSG when shorter than 18 bytes. Whether the
+ * metadata really is in that layout is the caller's judgement (e.g. its version and size equal the image's). */
+int package_decode_metadata(const uint8_t *metadata, size_t len, struct package_metadata_fields *ret);
 
 /* The NCS layouts (../shared/reference/mesh-dfu-protocol.md §5.1, §5.2). out must hold PACKAGE_NCS_FWID_LEN or
  * PACKAGE_NCS_METADATA_LEN bytes; both return the length written. */

@@ -135,6 +135,66 @@ void time_format_rfc3339(int64_t ms, char out[static 21])
 	out[20] = '\0';
 }
 
+/* Reads exactly @n digits. */
+static bool read_digits(const char **s, unsigned n, unsigned *ret)
+{
+	unsigned v = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if ((*s)[i] < '0' || (*s)[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)((*s)[i] - '0');
+	}
+	*s += n;
+	*ret = v;
+	return true;
+}
+
+int time_parse_rfc3339(const char *s, int64_t *ret_ms)
+{
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned y, mo, d, h, mi, sec, ms = 0, oh = 0, om = 0, scale = 100;
+	int64_t days, yy;
+	int sign = 0;
+	bool leap;
+
+	if (!read_digits(&s, 4, &y) || *s++ != '-' || !read_digits(&s, 2, &mo) || *s++ != '-' ||
+	    !read_digits(&s, 2, &d) || (*s != 'T' && *s != 't'))
+		return -EINVAL;
+	s++;
+	if (!read_digits(&s, 2, &h) || *s++ != ':' || !read_digits(&s, 2, &mi) || *s++ != ':' ||
+	    !read_digits(&s, 2, &sec))
+		return -EINVAL;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		for (; *s >= '0' && *s <= '9'; s++) {  /* digits below a millisecond are dropped */
+			ms += (unsigned)(*s - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '-' ? -1 : 1;
+		if (!read_digits(&s, 2, &oh) || *s++ != ':' || !read_digits(&s, 2, &om))
+			return -EINVAL;
+	} else {
+		return -EINVAL;         /* a local time without offset says nothing about when */
+	}
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (*s != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) ||
+	    h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+		return -EINVAL;
+	/* Howard Hinnant's days_from_civil, as time_format_rfc3339() inverts it. */
+	yy = (int64_t)y - (mo <= 2);
+	days = yy / 400 * 146097 + (yy % 400) * 365 + (yy % 400) / 4 - (yy % 400) / 100 +
+	       (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1 - 719468;
+	*ret_ms = (days * 86400 + h * 3600 + mi * 60 + sec - sign * (int64_t)(oh * 3600 + om * 60)) * 1000 + ms;
+	return 0;
+}
+
 int mkdir_if_missing(const char *path, unsigned mode)
 {
 	struct stat st;

@@ -28,6 +28,9 @@ void hex_encode(const uint8_t *data, size_t len, char *out);
 int64_t time_now_ms(void);
 /* Formats @ms as RFC 3339 UTC with second precision, "2026-11-23T20:00:00Z"; @out holds at least 21 bytes. */
 void time_format_rfc3339(int64_t ms, char out[static 21]);
+/* Parses an RFC 3339 date-time with "Z" or an offset, "2026-11-23T20:00:00Z", "2026-11-23T21:00:00.250+01:00",
+ * from 1970 on, into ms since the epoch. Returns 0 or -EINVAL; *ret_ms untouched on failure. */
+int time_parse_rfc3339(const char *s, int64_t *ret_ms);
 
 /* Creates @path (one level) with @mode if missing; fails with -ENOTDIR if it is something else. */
 int mkdir_if_missing(const char *path, unsigned mode);

@@ -49,9 +49,9 @@ static inline bool bytes_contain(const uint8_t *p, size_t len, uint8_t value)
 	return false;
 }
 
-/* --- the codecs' cursors (messages.c, mesh_access.c), bounds-checked: a read past the end yields zeros, a write
- * past the end is dropped and remembered, so a length check missed by mistake corrupts a value instead of memory.
- * Callers check lengths first; these are the second line. --- */
+/* --- the codecs' cursors (messages.c, mesh_access.c, mesh_blob.c, mesh_dfu.c), bounds-checked: a read past the end
+ * yields zeros, a write past the end is dropped and remembered, so a length check missed by mistake corrupts a value
+ * instead of memory. Callers check lengths first; these are the second line. --- */
 
 struct reader {
 	const uint8_t *buf;
@@ -76,6 +76,13 @@ static inline uint32_t get_le32(struct reader *r)
 	uint32_t lo = get_le16(r);
 
 	return lo | ((uint32_t)get_le16(r) << 16);
+}
+
+static inline uint64_t get_le64(struct reader *r)
+{
+	uint64_t lo = get_le32(r);
+
+	return lo | ((uint64_t)get_le32(r) << 32);
 }
 
 static inline void get_bytes(struct reader *r, uint8_t *dst, size_t n)
@@ -125,6 +132,12 @@ static inline void put_le32(struct writer *w, uint32_t v)
 {
 	put_le16(w, (uint16_t)v);
 	put_le16(w, (uint16_t)(v >> 16));
+}
+
+static inline void put_le64(struct writer *w, uint64_t v)
+{
+	put_le32(w, (uint32_t)v);
+	put_le32(w, (uint32_t)(v >> 32));
 }
 
 static inline void put_bytes(struct writer *w, const uint8_t *p, size_t n)

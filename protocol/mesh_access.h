@@ -45,7 +45,8 @@
 #define MA_OP_MODEL_APP_BIND    MA_OP_2(0x80, 0x3D)
 #define MA_OP_MODEL_APP_STATUS  MA_OP_2(0x80, 0x3E)
 /* Firmware Update models (MshDFUv1.0; Zephyr subsys/bluetooth/mesh/dfu.h; ../shared/reference/mesh-dfu-protocol.md
- * section 3.2). */
+ * section 3.2). The other Firmware Update messages are in mesh_dfu.h, whose md_decode() / md_encode() hand these two
+ * to this codec, so it stays their only one. */
 #define MA_OP_FW_INFO_GET       MA_OP_2(0x83, 0x08)     /* Firmware Update Information Get */
 #define MA_OP_FW_INFO_STATUS    MA_OP_2(0x83, 0x09)     /* Firmware Update Information Status */
 

@@ -7,6 +7,16 @@
   "use strict";
 
   var HEALTH_INTERVAL_MS = 5000;
+  /* The API token (docs/api.md, "Authentication") is kept in this browser's localStorage under this key. */
+  var TOKEN_KEY = "meshfleet.token";
+
+  function storedToken() {
+    try {
+      return window.localStorage.getItem(TOKEN_KEY) || "";
+    } catch (e) {
+      return "";
+    }
+  }
   var TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,32}$/;
 
   function $(id) {
@@ -30,7 +40,10 @@
   async function getJson(path) {
     var response;
     try {
-      response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+      var headers = { Accept: "application/json" };
+      var token = storedToken();
+      if (token) headers.Authorization = "Bearer " + token;
+      response = await fetch(path, { headers: headers, cache: "no-store" });
     } catch (e) {
       throw new ApiError(0, "", "cannot reach meshfleetd (" + e.message + ")");
     }
@@ -42,6 +55,7 @@
       body = null;
     }
     if (!response.ok) {
+      if (response.status === 401) $("token").focus();
       if (body && body.error && typeof body.error.message === "string")
         throw new ApiError(response.status, String(body.error.code || ""), body.error.message);
       throw new ApiError(response.status, "", response.statusText || "request failed");
@@ -249,6 +263,17 @@
   }
 
   function start() {
+    $("token").value = storedToken();
+    $("token-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      try {
+        window.localStorage.setItem(TOKEN_KEY, $("token").value.trim());
+      } catch (e) {
+        /* storage disabled: the token lasts until the page is left */
+      }
+      refreshHealth();
+      applyFilter();
+    });
     $("nodes-filter").addEventListener("submit", function (event) {
       event.preventDefault();
       applyFilter();

@@ -122,7 +122,7 @@ wait_for() {
 
 # http_status URL: prints the status code of a GET (000 when the connection fails).
 http_status() {
-	"$CURL" -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" || true
+	"$CURL" -s -o /dev/null -w '%{http_code}' --max-time 5 -H "$auth" "$1" || true
 }
 
 # --- meshfleetd with the fleet -------------------------------------------------------------------------------
@@ -137,6 +137,10 @@ wait_for "meshfleetd to write $tmp/state/http.port" "$mf_pid" test -s "$tmp/stat
 	die "meshfleetd did not start; its log: $(cat "$tmp/meshfleetd.log")"
 mf_port=$(<"$tmp/state/http.port")
 mf="http://127.0.0.1:$mf_port"
+# The first admin token, written before the listener opened. Every request of the benchmark sends it, to the
+# other servers too (they ignore it), so that all compare the same request; health needs none but gets it alike.
+[ -s "$tmp/state/admin.token" ] || die "meshfleetd wrote no $tmp/state/admin.token; its log: $(cat "$tmp/meshfleetd.log")"
+auth="Authorization: Bearer $(<"$tmp/state/admin.token")"
 
 # Deterministic, realistic nodes: three vendors, a handful of products, FWIDs of vendor + version bytes, and
 # one to three tags from a small vocabulary (as a site would tag by building, floor and role).
@@ -170,7 +174,7 @@ for ((first = 1; first <= n_nodes; first += BATCH)); do
 	last=$((first + BATCH - 1))
 	[ "$last" -le "$n_nodes" ] || last=$n_nodes
 	make_batch "$first" "$last" >"$tmp/batch.json"
-	code=$("$CURL" -s -o "$tmp/batch.out" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
+	code=$("$CURL" -s -o "$tmp/batch.out" -w '%{http_code}' --max-time 60 -H "$auth" -H 'Content-Type: application/json' \
 		--data-binary @"$tmp/batch.json" "$mf/api/v1/nodes") || true
 	[ "$code" = 201 ] || die "POST of nodes $first..$last answered $code: $(head -c 400 "$tmp/batch.out")"
 done
@@ -179,7 +183,7 @@ done
 listed=0
 cursor=
 while :; do
-	"$CURL" -sf --max-time 30 -o "$tmp/page.json" "$mf/api/v1/nodes?limit=1000${cursor:+&cursor=$cursor}" ||
+	"$CURL" -sf --max-time 30 -H "$auth" -o "$tmp/page.json" "$mf/api/v1/nodes?limit=1000${cursor:+&cursor=$cursor}" ||
 		die "GET /api/v1/nodes?limit=1000 failed"
 	listed=$((listed + $(grep -o '"address":' "$tmp/page.json" | wc -l)))
 	cursor=$(grep -o '"next_cursor":"[^"]*"' "$tmp/page.json" | cut -d'"' -f4 || true)
@@ -200,7 +204,7 @@ vm_rss=$(proc_kib "$mf_pid" VmRSS)
 
 # The exact bodies the other servers will answer with.
 "$CURL" -sf --max-time 5 -o "$tmp/www/health.json" "$mf/api/v1/health" || die "GET /api/v1/health failed"
-"$CURL" -sf --max-time 5 -o "$tmp/www/nodes.json" "$mf/api/v1/nodes?limit=100" ||
+"$CURL" -sf --max-time 5 -H "$auth" -o "$tmp/www/nodes.json" "$mf/api/v1/nodes?limit=100" ||
 	die "GET /api/v1/nodes?limit=100 failed"
 health_bytes=$(wc -c <"$tmp/www/health.json")
 nodes_bytes=$(wc -c <"$tmp/www/nodes.json")
@@ -328,7 +332,7 @@ run_wrk() {
 	shift 2
 	# This subshell waits for wrk, so wrk's time shows in its children's time: leave it out too.
 	o0=$(other_ticks "$@" $$ "$self")
-	"${wrk_pin[@]}" "$WRK" -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency "$url" >"$out" 2>&1 ||
+	"${wrk_pin[@]}" "$WRK" -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -H "$auth" "$url" >"$out" 2>&1 ||
 		die "wrk failed against $url: $(tail -n 5 "$out")"
 	o1=$(other_ticks "$@" $$ "$self")
 	awk -v other=$((o1 - o0)) -v total=$((seconds * hz * ncpu)) '

@@ -70,12 +70,13 @@ check_405 POST /api/v1/nodes/0 DELETE,GET,HEAD,PATCH
 # --- HEAD on every GET route ---
 req GET /api/v1/openapi.json
 openapi_len=${#BODY}
-openapi_bytes=$(curl -sS "$BASE/api/v1/openapi.json" | wc -c)
+openapi_bytes=$(curl -sS -H "$(auth_header)" "$BASE/api/v1/openapi.json" | wc -c)
 for path in /api/v1/health /api/v1/nodes /api/v1/openapi.json /metrics / /assets/app.js; do
 	req HEAD "$path"
 	is "$STATUS" 200 "HEAD $path: 200"
 	# "|END" marks the end of what was received (command substitution would eat trailing newlines).
-	raw=$(raw_http "HEAD $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"; printf '|END')
+	raw=$(raw_http "HEAD $path HTTP/1.1\r\nHost: 127.0.0.1\r\n$(auth_header)\r\nConnection: close\r\n\r\n"
+		printf '|END')
 	like "$raw" '^HTTP/1\.1 200 ' "HEAD $path (raw): status line 200"
 	is "${raw#*$'\r\n\r\n'}" "|END" "HEAD $path (raw): nothing after the headers"
 done

@@ -16,7 +16,7 @@ stream_start() {
 		set -- "${@:1:$#-1}"
 	fi
 	: >"$file"
-	curl -sS -N --max-time 120 "$@" "$BASE$path" >"$file" 2>"$file.err" &
+	curl -sS -N --max-time 120 -H "$(auth_header)" "$@" "$BASE$path" >"$file" 2>"$file.err" &
 	STREAM_PID=$!
 	_streams+=("$STREAM_PID")
 	for ((i = 0; i < READY_TIMEOUT_S * 20; i++)); do

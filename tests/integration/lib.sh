@@ -4,9 +4,15 @@
 # Environment (set by `make check`; guessed from this file's location when run by hand):
 #   MESHFLEETD   the daemon binary          MF_SRCDIR   top of the source tree
 #   MF_BUILDDIR  top of the build tree      MF_KEEP=1   keep the temporary directory for a post-mortem
+# Set by a script that runs the daemon with HTTPS (https.sh): HTTPS_CACERT=FILE makes BASE https:// and has req
+# and metric trust the CA certificate in FILE.
 #
 # Variables the helpers set:
 #   STATE DAEMON_PID DAEMON_LOG PORT BASE   the running daemon (start_daemon)
+#   ADMIN_TOKEN                             its first admin token (STATE/admin.token), also exported as
+#                                           MESHFLEET_TOKEN for meshfleetctl
+#   AUTH_TOKEN                              the token req sends (set to ADMIN_TOKEN by start_daemon); change it,
+#                                           or send none with `AUTH_TOKEN= req ...` or req_noauth
 #   STATUS BODY HEADERS                     the last response (req): status, body, path of the header dump
 #   RC OUT ERR                              the last foreground run (run_meshfleetd)
 # shellcheck shell=bash
@@ -247,7 +253,12 @@ start_daemon_in() {
 		if [ -s "$STATE/http.port" ]; then
 			PORT=$(cat "$STATE/http.port")
 			PORT=${PORT//[!0-9]/}
-			BASE="http://127.0.0.1:$PORT"
+			BASE="http${HTTPS_CACERT:+s}://127.0.0.1:$PORT"
+			# Written before the listener opened (the daemon's first start); kept by later starts.
+			ADMIN_TOKEN=$(cat "$STATE/admin.token" 2>/dev/null)
+			AUTH_TOKEN=$ADMIN_TOKEN
+			MESHFLEET_TOKEN=$ADMIN_TOKEN
+			export ADMIN_TOKEN MESHFLEET_TOKEN
 			return 0
 		fi
 		_alive "$DAEMON_PID" || break
@@ -360,9 +371,17 @@ re_quote() {
 
 # --- HTTP -------------------------------------------------------------------------------------------------
 
-# req METHOD PATH [CURL ARGS...]: sets STATUS, BODY and HEADERS (a file with the response headers).
+# auth_header: prints the Authorization header line for AUTH_TOKEN (nothing when it is empty).
+auth_header() {
+	[ -n "${AUTH_TOKEN:-}" ] && printf 'Authorization: Bearer %s' "$AUTH_TOKEN"
+}
+
+# req METHOD PATH [CURL ARGS...]: sets STATUS, BODY and HEADERS (a file with the response headers). Sends
+# "Authorization: Bearer $AUTH_TOKEN" unless AUTH_TOKEN is empty.
 req() {
 	local method=$1 path=$2 bodyfile
+	local -a _auth_args=()
+	[ -n "${AUTH_TOKEN:-}" ] && _auth_args=(-H "$(auth_header)")
 	shift 2
 	bodyfile="$MF_TMP/body"
 	HEADERS="$MF_TMP/headers"
@@ -371,10 +390,16 @@ req() {
 	# curl --head prints the headers as the body; raw_http shows what a HEAD response really holds.
 	local -a m=(-X "$method" -o "$bodyfile")
 	[ "$method" = HEAD ] && m=(--head -o /dev/null)
-	STATUS=$(curl -sS --globoff --path-as-is --max-time "$CURL_TIMEOUT_S" "${m[@]}" \
-		-D "$HEADERS" -w '%{http_code}' "$@" "$BASE$path" 2>"$MF_TMP/curl.err")
+	STATUS=$(curl -sS --globoff --path-as-is --max-time "$CURL_TIMEOUT_S" "${m[@]}" "${_auth_args[@]}" \
+		-D "$HEADERS" -w '%{http_code}' ${HTTPS_CACERT:+--cacert "$HTTPS_CACERT"} "$@" "$BASE$path" \
+		2>"$MF_TMP/curl.err")
 	[ -n "$STATUS" ] || STATUS=000
 	BODY=$(cat "$bodyfile")
+}
+
+# req_noauth METHOD PATH [CURL ARGS...]: req without a token.
+req_noauth() {
+	AUTH_TOKEN='' req "$@"
 }
 
 # post_json PATH JSON [CURL ARGS...]  /  patch_json PATH JSON [CURL ARGS...]
@@ -433,7 +458,8 @@ db_checksum() {
 # metric NAME_WITH_LABELS: the value of one sample from GET /metrics (empty when absent).
 metric() {
 	local text
-	text=$(curl -sS --max-time "$CURL_TIMEOUT_S" "$BASE/metrics")
+	text=$(curl -sS --max-time "$CURL_TIMEOUT_S" -H "Authorization: Bearer ${AUTH_TOKEN:-$ADMIN_TOKEN}" \
+		${HTTPS_CACERT:+--cacert "$HTTPS_CACERT"} "$BASE/metrics")
 	awk -v k="$1" '
 		substr($0, 1, length(k)) == k && substr($0, length(k) + 1, 1) == " " { print $2; exit }' <<<"$text"
 }
@@ -444,8 +470,10 @@ metric() {
 abort_upload() {
 	local line=
 	exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
-	printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n' \
-		"$1" >&3
+	local auth=
+	[ -n "${AUTH_TOKEN:-}" ] && auth="$(auth_header)"$'\r\n'
+	printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n' \
+		"$1" "$auth" >&3
 	read -t "$CURL_TIMEOUT_S" -r line <&3
 	exec 3>&-
 	[[ $line == "HTTP/1.1 100"* ]]

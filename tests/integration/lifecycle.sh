@@ -26,7 +26,7 @@ if start_daemon; then
 	printf '{"address":500,"name":"slow"}%12000s' '' >"$body"
 	# "Expect: 100-continue" holds the body back until the daemon has taken the request, and curl's trace says
 	# when that happened; then the body trickles in at 8 KiB/s (about 1.5 s), well inside the 4 s grace.
-	curl -sS -v --max-time "$CURL_TIMEOUT_S" --limit-rate 8k -H 'Expect: 100-continue' \
+	curl -sS -v --max-time "$CURL_TIMEOUT_S" --limit-rate 8k -H 'Expect: 100-continue' -H "$(auth_header)" \
 		-H 'Content-Type: application/json' --data-binary "@$body" -o "$MF_TMP/slow.out" -w '%{http_code}' \
 		"$BASE/api/v1/nodes" >"$MF_TMP/slow.status" 2>"$MF_TMP/slow.trace" &
 	curl_pid=$!
@@ -60,7 +60,8 @@ fi
 # --- a client that stalls mid-request cannot hold the shutdown for more than the grace period ---
 if start_daemon; then
 	exec 4<>"/dev/tcp/127.0.0.1/$PORT"
-	printf 'POST /api/v1/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n' >&4
+	printf 'POST /api/v1/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n' \
+		"$(auth_header)" >&4
 	read -t "$CURL_TIMEOUT_S" -r line <&4
 	like "${line:-}" '^HTTP/1.1 100' "stalled client: the request was taken (100 Continue)"
 	stop_daemon TERM

@@ -53,6 +53,11 @@ static void test_valid(void)
 	is_int(load("", &cfg, &err), 0, "an empty file is valid");
 	is_int(load("[http]\r\nlisten = 0.0.0.0:80\r\n", &cfg, &err), 0, "CRLF line ends");
 	is_str(cfg.listen, "0.0.0.0:80", "CRLF value");
+	ok(cfg.tls_cert[0] == '\0' && cfg.tls_key[0] == '\0', "no HTTPS by default");
+	is_int(load("[http]\ntls_key = /etc/tls/key.pem\ntls_cert = \"/etc/tls/full chain.pem\"\n", &cfg, &err), 0,
+	       "tls_cert and tls_key together, in any order");
+	is_str(cfg.tls_cert, "/etc/tls/full chain.pem", "tls_cert");
+	is_str(cfg.tls_key, "/etc/tls/key.pem", "tls_key");
 }
 
 struct bad_case {
@@ -96,6 +101,11 @@ static void test_invalid(void)
 		{ "[firmware]\ntrusted_keys = ,a.pem\n", "empty entry 1 in the list for trusted_keys" },
 		{ "[firmware]\ntrusted_keys = 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,"
 		  "27,28,29,30,31,32,33\n", "more than 32 entries for trusted_keys" },
+		{ "[http]\ntls_cert = /c.pem\n[daemon]\nlog_level = info\n", ":2: tls_cert is set but tls_key is not: "
+		  "set both for HTTPS" },
+		{ "[daemon]\n\n[http]\ntls_key = /k.pem\n", ":4: tls_key is set but tls_cert is not" },
+		{ "[http]\ntls_cert =\ntls_key = /k.pem\n", ":2: empty value for tls_cert" },
+		{ "[daemon]\ntls_cert = /c.pem\n", ":2: unknown key 'tls_cert' in section [daemon]" },
 	};
 	struct config cfg, before;
 	struct config_error err;

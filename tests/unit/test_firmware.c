@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <uv.h>
+
 #include "db.h"
 #include "firmware.h"
 #include "log.h"
@@ -26,6 +29,7 @@
 #define IMAGE_HASH_ONLY MCUBOOT_DIR "smpclient_zephyr_4.4.0_smp_server_0eae053d_qemu_cortex_m0_serial.signed.bin"
 #define IMAGE_EC_P256 MCUBOOT_DIR "smpclient_tfm_s_signed.bin"
 #define KEY_RSA_2048 MCUBOOT_DIR "root-rsa-2048.pub.pem"
+#define NCS_DIR TOP_SRCDIR "/tests/data/ncs/"
 
 static char dir[] = "/tmp/mf-test-firmware-XXXXXX";
 static char store_dir[512];
@@ -383,6 +387,147 @@ static void test_list_delete(struct db *db, struct firmware *fw)
 	is_int(firmware_delete(fw, IMAGE_1_0_0_SHA256), -ENOENT, "deleting again: -ENOENT");
 }
 
+/* The metadata derived in the NCS layout from the image's version and size (core_type, composition_hash,
+ * elements), and the metadata given and derived at once. */
+static void test_derived_metadata(struct firmware *lax)
+{
+	static const uint8_t want[] = { 0x01, 0x02, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x03,
+					0x89, 0x70, 0x56, 0x7e, 0x02, 0x00 };
+	struct firmware_import in = import_defaults();
+	struct firmware_record rec;
+	struct firmware_error err;
+	bool created = false;
+	json_t *o, *fields;
+
+	in.format = FIRMWARE_FORMAT_RAW;
+	in.has_version = true;
+	in.version = (struct mcuboot_version){ 1, 2, 3, 4 };
+	in.derive_metadata = true;
+	in.core_type = 3;
+	in.composition_hash = 0x7E567089;
+	in.elements = 2;
+	is_int(firmware_import(lax, (const uint8_t *)"derived raw", 11, &in, &rec, &created, &err), 0,
+	       "raw with core_type, composition_hash and elements");
+	ok(rec.has_metadata && rec.metadata_len == sizeof(want) && memcmp(rec.metadata, want, sizeof(want)) == 0,
+	   "the metadata: version, size 11 (u24), core 3, hash LE, 2 elements");
+	o = firmware_record_to_json(&rec);
+	fields = json_object_get(o, "metadata_fields");
+	is_str(json_string_value(json_object_get(fields, "composition_hash")), "0x7E567089", "shown decoded: hash");
+	is_str(json_string_value(json_object_get(fields, "core_type")), "application+network", "shown decoded: core");
+	is_int(json_integer_value(json_object_get(fields, "elements")), 2, "shown decoded: elements");
+	is_int(json_integer_value(json_object_get(fields, "size")), 11, "shown decoded: size");
+	json_decref(o);
+
+	in.metadata = want;
+	in.metadata_len = sizeof(want);
+	is_int(firmware_import(lax, (const uint8_t *)"both raw", 8, &in, &rec, &created, &err), -EBADMSG,
+	       "metadata given and derived at once");
+	is_str(err.reason, "metadata_conflict", "metadata_conflict");
+
+	/* metadata of another stack, 18 bytes that do not describe this image: not decoded */
+	in.derive_metadata = false;
+	is_int(firmware_import(lax, (const uint8_t *)"another stack", 13, &in, &rec, &created, &err), 0,
+	       "18 bytes of metadata given for a 13-byte image");
+	o = firmware_record_to_json(&rec);
+	ok(json_is_null(json_object_get(o, "metadata_fields")), "not shown decoded: its size field says 11, not 13");
+	is_str(json_string_value(json_object_get(o, "metadata")), "0102030004000000" "0b000003" "8970567e" "0200",
+	       "the metadata itself is shown");
+	json_decref(o);
+}
+
+/* A dfu_application.zip through firmware_import(): its application image, the package's FWID and metadata. */
+static void test_package(struct firmware *fw)
+{
+	struct firmware_import in = import_defaults();
+	struct firmware_record rec;
+	struct firmware_error err;
+	bool created = false;
+
+	is_int(import_file(fw, NCS_DIR "mesh_light_1.0.0_thingy53_nrf5340.zip", &in, &rec, &created, &err), 0,
+	       "a dfu_application.zip told by its first bytes");
+	is_str(rec.id, "50345943485b56164aa930120f58da4db3a9e2cc910f19899c0dcf5b48d478ae",
+	       "stored: its app_update.bin");
+	ok(!rec.has_metadata, "no ble_mesh_metadata.json: no metadata");
+	is_int(firmware_delete(fw, rec.id), 0, "deleted again");
+	in.derive_metadata = true;
+	in.core_type = 1;
+	in.composition_hash = 0x7E567089;
+	in.elements = 1;
+	is_int(import_file(fw, NCS_DIR "mesh_light_1.0.0_thingy53_nrf5340.zip", &in, &rec, &created, &err), 0,
+	       "the same package with the metadata derived");
+	ok(rec.has_metadata && rec.metadata_len == 18 && rec.metadata[8] == 0x2c && rec.metadata[9] == 0x96 &&
+	   rec.metadata[10] == 0x03, "the metadata says 235052 bytes (app_update.bin's size)");
+	is_int(firmware_delete(fw, rec.id), 0, "deleted again");
+	in = import_defaults();
+	in.format = FIRMWARE_FORMAT_ZIP;
+	is_int(import_file(fw, IMAGE_1_0_0, &in, &rec, &created, &err), -EBADMSG, "format=zip with an MCUboot image");
+	ok(err.refusal == FIRMWARE_REFUSED_PACKAGE, "refused as a package");
+	is_int(import_file(fw, NCS_DIR "dfu_blinky_3.0.0.zip", &in, &rec, &created, &err), -EBADMSG,
+	       "the package that contradicts itself");
+	has_str(err.message, "2.0.0+0", "the message names the header's version");
+}
+
+struct async_result {
+	int calls;
+	int result[2];
+	bool created[2];
+	char id[2][FIRMWARE_ID_HEX + 1];
+	char reason[2][32];
+};
+
+static void on_async(void *userdata, int result, const struct firmware_record *record, bool created,
+		     const struct firmware_error *err)
+{
+	struct async_result *a = userdata;
+	int i = a->calls++;
+
+	if (i >= 2)
+		return;
+	a->result[i] = result;
+	a->created[i] = created;
+	if (record)
+		memcpy(a->id[i], record->id, sizeof(a->id[i]));
+	snprintf(a->reason[i], sizeof(a->reason[i]), "%s", err && err->reason ? err->reason : "");
+}
+
+/* firmware_import_start(): two imports of the same bytes at once on the thread pool, then a refusal; the loop runs
+ * until every callback came, and closes cleanly. */
+static void test_async(struct db *db, struct firmware *fw)
+{
+	size_t len = 0;
+	uint8_t *data = read_all(IMAGE_3_0_0, &len);
+	struct firmware_import in = import_defaults();
+	struct async_result a = { 0 };
+	uv_loop_t loop;
+	int before = rows(db), files = store_entries();
+
+	if (!data || uv_loop_init(&loop) < 0) {
+		printf("Bail out! async setup\n");
+		exit(1);
+	}
+	is_int(firmware_import_start(fw, &loop, data, len, &in, on_async, &a), 0, "first import queued");
+	is_int(firmware_import_start(fw, &loop, data, len, &in, on_async, &a), 0, "the same bytes queued again");
+	is_int(firmware_imports_running(fw), 2, "two imports under way");
+	is_int(uv_run(&loop, UV_RUN_DEFAULT), 0, "the loop runs until both called back");
+	is_int(a.calls, 2, "two callbacks");
+	ok(a.result[0] == 0 && a.result[1] == 0, "both succeed (%d, %d)", a.result[0], a.result[1]);
+	ok(a.created[0] != a.created[1], "exactly one created the record");
+	is_str(a.id[0], a.id[1], "the same id");
+	is_int(rows(db), before + 1, "one row");
+	is_int(store_entries(), files + 1, "one file, no temporary file left");
+	is_int(firmware_imports_running(fw), 0, "nothing under way");
+
+	a = (struct async_result){ 0 };
+	data[len / 2] ^= 0x01;
+	is_int(firmware_import_start(fw, &loop, data, len, &in, on_async, &a), 0, "a damaged image queued");
+	is_int(uv_run(&loop, UV_RUN_DEFAULT), 0, "the loop runs until it called back");
+	is_int(a.result[0], -EBADMSG, "refused");
+	is_str(a.reason[0], "hash_mismatch", "hash_mismatch");
+	is_int(rows(db), before + 1, "nothing recorded");
+	is_int(uv_loop_close(&loop), 0, "the loop closes: no handle or request left");
+	free(data);
+}
+
 int main(void)
 {
 	struct mcuboot_keyring *keys = mcuboot_keyring_new();
@@ -418,6 +563,9 @@ int main(void)
 	test_fsync_failure(db, strict);
 	test_verified_open(strict);
 	test_unsigned(db, strict, lax);
+	test_derived_metadata(lax);
+	test_package(strict);
+	test_async(db, lax);            /* real fsync: the counting one is not for threads */
 	test_list_delete(db, strict);
 
 	firmware_free(lax);

@@ -9,6 +9,9 @@
 #include <openssl/evp.h>
 #include <zip.h>
 
+#include <jansson.h>
+
+#include "mesh_access.h"
 #include "package.h"
 #include "tap.h"
 
@@ -337,6 +340,118 @@ static void test_blinky(void)
 	free(zip);
 }
 
+/* --- metadata derived without ble_mesh_metadata.json (the API's core_type/composition_hash/elements) --- */
+
+/* For each of the six NCS files: page 0 built from composition_data, its hash, its element count (read back by
+ * the mesh_access decoder, as composition_from reads a node's recorded page), and the metadata encoded from
+ * sign_version, binary_size and core_type: equal to encoded_metadata, except for the blinky file that contradicts
+ * itself. */
+static void test_derived_metadata(void)
+{
+	static const struct {
+		const char *file;
+		bool consistent;
+	} files[] = {
+		{ "dfu_target_nrf52840_1.0", true }, { "dfu_target_nrf52840_2.0", true },
+		{ "dfu_target_nrf54L_1.0", true }, { "dfu_target_nrf54L_2.0", true },
+		{ "dfu_distr_nrf54L_1.0.1", true }, { "dfu_blinky_3.0.0", false },
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[1024], err[512] = "", hex[2 * PACKAGE_METADATA_MAX + 1], *comp_text;
+		uint8_t *page = NULL, derived[PACKAGE_NCS_METADATA_LEN];
+		size_t len, page_len = 0, n;
+		uint16_t elements = 0;
+		uint32_t hash = 0;
+		struct mcuboot_version v;
+		struct ma_comp0 comp;
+		json_error_t jerr;
+		json_t *root, *sv;
+		uint8_t *text;
+
+		snprintf(path, sizeof(path), NCS "metadata/%s.ble_mesh_metadata.json", files[i].file);
+		text = load(path, &len);
+		root = json_loadb((const char *)text, len, 0, &jerr);
+		if (!root) {
+			printf("Bail out! %s: %s\n", path, jerr.text);
+			exit(1);
+		}
+		comp_text = json_dumps(json_object_get(root, "composition_data"), JSON_COMPACT);
+		is_int(package_composition_page_json(comp_text, strlen(comp_text), &page, &page_len, &elements, err,
+						     sizeof(err)), 0, "%s: composition_data builds page 0 (%s)",
+		       files[i].file, err);
+		is_int(package_composition_hash(page, page_len, &hash), 0, "%s: its hash", files[i].file);
+		if (files[i].consistent)
+			is_int(hash, json_integer_value(json_object_get(root, "composition_hash")),
+			       "%s: the hash equals composition_hash", files[i].file);
+		is_int(ma_comp0_parse(page, page_len, &comp), MA_OK, "%s: page 0 decodes", files[i].file);
+		is_int(comp.element_count, elements, "%s: the decoder counts the elements", files[i].file);
+		sv = json_object_get(root, "sign_version");
+		v = (struct mcuboot_version){
+			(uint8_t)json_integer_value(json_object_get(sv, "major")),
+			(uint8_t)json_integer_value(json_object_get(sv, "minor")),
+			(uint16_t)json_integer_value(json_object_get(sv, "revision")),
+			(uint32_t)json_integer_value(json_object_get(sv, "build_number")),
+		};
+		n = package_encode_metadata(&v, (uint32_t)json_integer_value(json_object_get(root, "binary_size")),
+					    (uint8_t)json_integer_value(json_object_get(root, "core_type")), hash,
+					    comp.element_count, derived);
+		to_hex(derived, n, hex);
+		if (files[i].consistent)
+			is_str(hex, json_string_value(json_object_get(root, "encoded_metadata")),
+			       "%s: the derived metadata equals encoded_metadata", files[i].file);
+		else
+			ok(strcmp(hex, json_string_value(json_object_get(root, "encoded_metadata"))) != 0,
+			   "%s: derived from its (copied) composition_data, the metadata differs from the file's %s",
+			   files[i].file, hex);
+		free(comp_text);
+		free(page);
+		json_decref(root);
+		free(text);
+	}
+}
+
+static void test_metadata_fields(void)
+{
+	static const uint8_t distributor[] = { 0x01, 0x00, 0x01, 0x00, 0xd2, 0x04, 0x00, 0x00, 0x7c, 0xcf, 0x06,
+					       0x01, 0x45, 0x8b, 0x0e, 0xbc, 0x02, 0x00, 0xaa };
+	struct package_metadata_fields f;
+	uint8_t core = 0xff;
+	char name[64];
+
+	is_int(package_decode_metadata(distributor, sizeof(distributor), &f), 0, "decode 19 bytes");
+	ok(f.version.major == 1 && f.version.minor == 0 && f.version.revision == 1 && f.version.build == 1234,
+	   "decoded version 1.0.1+1234");
+	is_int(f.size, 446332, "decoded size (u24)");
+	is_int(f.core_type, 1, "decoded core type");
+	is_int(f.composition_hash, 0xBC0E8B45u, "decoded composition hash");
+	is_int(f.elements, 2, "decoded elements");
+	is_int(f.user_data_len, 1, "one byte of user data");
+	is_int(package_decode_metadata(distributor, 17, &f), -EBADMSG, "17 bytes are not the NCS layout");
+
+	is_int(package_core_type_parse("application", &core), 0, "core_type application");
+	is_int(core, PACKAGE_CORE_APPLICATION, "application is bit 0");
+	is_int(package_core_type_parse("network", &core), 0, "core_type network");
+	is_int(core, PACKAGE_CORE_NETWORK, "network is bit 1");
+	is_int(package_core_type_parse("application_blob", &core), 0, "core_type application_blob");
+	is_int(core, PACKAGE_CORE_APP_BLOB, "application_blob is bit 2");
+	is_int(package_core_type_parse("3", &core), 0, "core_type 3");
+	is_int(core, 3, "a number is the bits");
+	is_int(package_core_type_parse("0x7", &core), 0, "core_type 0x7");
+	is_int(core, 7, "0x7 is all three");
+	ok(package_core_type_parse("8", &core) < 0, "core_type 8 refused (bits above 2)");
+	ok(package_core_type_parse("", &core) < 0, "an empty core_type refused");
+	ok(package_core_type_parse("Application", &core) < 0, "names are lower case");
+	ok(package_core_type_parse("-1", &core) < 0, "a negative core_type refused");
+	ok(package_core_type_parse("1x", &core) < 0, "a suffix refused");
+	package_core_type_format(3, name, sizeof(name));
+	is_str(name, "application+network", "core type 3 by name");
+	package_core_type_format(0, name, sizeof(name));
+	is_str(name, "none", "core type 0 by name");
+	package_core_type_format(0x81, name, sizeof(name));
+	is_str(name, "application+bit7", "an unnamed bit");
+}
+
 /* --- zips built here --- */
 
 static void test_built(void)
@@ -561,6 +676,8 @@ int main(void)
 	test_mesh_light();
 	test_distributor();
 	test_blinky();
+	test_derived_metadata();
+	test_metadata_fields();
 	test_built();
 	test_json();
 	return done_testing();
