@@ -47,6 +47,31 @@ void api_reply_db_error(struct http_response *res, int error)
 	}
 }
 
+void api_reply_list_error(struct http_response *res, int error)
+{
+	if (error == -ENOMEM)
+		http_reply_error(res, 500, "internal_error", "out of memory");
+	else
+		api_reply_db_error(res, error);
+}
+
+int api_query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max, uint64_t *value,
+		   bool *given, struct http_response *res)
+{
+	const char *text = http_query(req, name);
+
+	if (given)
+		*given = text != NULL;
+	if (!text)
+		return 0;
+	if (parse_uint(text, min, max, value) < 0) {
+		http_reply_error(res, 400, "invalid_parameter", "%s='%s': expected an integer from %llu to %llu",
+				 name, text, (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Written with one printf: a jansson tree and json_dumps() cost a third of this request. The strings are ours
  * (state names, the version) except the dongle spec, which goes through the JSON string writer. */
 static void api_health(void *app, const struct http_request *req, struct http_response *res)

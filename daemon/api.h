@@ -47,6 +47,12 @@ extern const size_t api_n_routes;
 
 /* Answers a failed database call: 503 when the database cannot serve now, 500 otherwise. */
 void api_reply_db_error(struct http_response *res, int error);
+/* The failure of a list walk: -ENOMEM (500) or a database error (api_reply_db_error). */
+void api_reply_list_error(struct http_response *res, int error);
+/* Reads the query parameter @name as an integer from @min to @max into *@value; *@given (may be NULL) says whether
+ * it was there, and *@value is untouched when it was not. Returns 0, or -EINVAL after answering 400. */
+int api_query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max, uint64_t *value,
+		   bool *given, struct http_response *res);
 
 /* api_nodes.c */
 void api_nodes_list(void *app, const struct http_request *req, struct http_response *res);

@@ -107,12 +107,8 @@ static int parse_query(const struct http_request *req, struct audit_filter *filt
 {
 	const char *text;
 
-	text = http_query(req, "limit");
-	if (text && parse_uint(text, 1, AUDIT_LIST_MAX, limit) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d", text,
-				 AUDIT_LIST_MAX);
+	if (api_query_uint(req, "limit", 1, AUDIT_LIST_MAX, limit, NULL, res) < 0)
 		return -EINVAL;
-	}
 	text = http_query(req, "cursor");
 	if (text) {
 		size_t n = strlen(text);
@@ -181,10 +177,7 @@ void api_audit_list(void *app, const struct http_request *req, struct http_respo
 	r = audit_list(api->audit, after, (unsigned)limit, &filter, list_one, &st, &more);
 	if (r < 0) {
 		strbuf_done(&st.out);
-		if (r == -ENOMEM)
-			http_reply_error(res, 500, "internal_error", "out of memory");
-		else
-			api_reply_db_error(res, r);
+		api_reply_list_error(res, r);
 		return;
 	}
 	if (more)

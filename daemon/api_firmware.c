@@ -513,7 +513,7 @@ static int list_one(const struct firmware_record *rec, void *userdata)
 void api_firmware_list(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	const char *limit_text = http_query(req, "limit"), *cursor = http_query(req, "cursor");
+	const char *cursor = http_query(req, "cursor");
 	struct list_state st = { .items = json_array() };
 	char after_id[FIRMWARE_ID_HEX + 1] = "";
 	uint64_t limit = FIRMWARE_LIST_DEFAULT, after_time = 0;
@@ -525,11 +525,8 @@ void api_firmware_list(void *app, const struct http_request *req, struct http_re
 		http_reply_error(res, 500, "internal_error", "out of memory");
 		return;
 	}
-	if (limit_text && parse_uint(limit_text, 1, FIRMWARE_LIST_MAX, &limit) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d",
-				 limit_text, FIRMWARE_LIST_MAX);
+	if (api_query_uint(req, "limit", 1, FIRMWARE_LIST_MAX, &limit, NULL, res) < 0)
 		goto out;
-	}
 	if (cursor) {
 		/* "f" + imported_at + "." + id of the last record returned; clients treat it as opaque. */
 		const char *dot = strchr(cursor, '.');
@@ -553,10 +550,7 @@ void api_firmware_list(void *app, const struct http_request *req, struct http_re
 	r = firmware_list(api->firmware, (int64_t)after_time, cursor ? after_id : NULL, (unsigned)limit, list_one,
 			  &st, &more);
 	if (r < 0) {
-		if (r == -ENOMEM)
-			http_reply_error(res, 500, "internal_error", "out of memory");
-		else
-			api_reply_db_error(res, r);
+		api_reply_list_error(res, r);
 		goto out;
 	}
 	snprintf(next, sizeof(next), "f%lld.%s", (long long)st.last_time, st.last_id);

@@ -328,7 +328,6 @@ static int member_json(const struct groups_member *m, void *userdata)
 void api_group_members_get(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	const char *limit_text = http_query(req, "limit");
 	const char *cursor = http_query(req, "cursor");
 	uint64_t limit = MEMBERS_LIST_DEFAULT;
 	uint16_t group, after = 0, last = 0;
@@ -338,11 +337,8 @@ void api_group_members_get(void *app, const struct http_request *req, struct htt
 
 	if (group_param(req, &group, res) < 0)
 		return;
-	if (limit_text && parse_uint(limit_text, 1, GROUPS_MEMBERS_LIST_MAX, &limit) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d",
-				 limit_text, GROUPS_MEMBERS_LIST_MAX);
+	if (api_query_uint(req, "limit", 1, GROUPS_MEMBERS_LIST_MAX, &limit, NULL, res) < 0)
 		return;
-	}
 	if (cursor) {
 		/* "m" + the last address returned, in hex; clients treat it as opaque */
 		uint8_t raw[2];
@@ -362,10 +358,7 @@ void api_group_members_get(void *app, const struct http_request *req, struct htt
 	r = groups_members_list(api->db, group, after, (unsigned)limit, member_json, list, &more);
 	if (r < 0) {
 		json_decref(list);
-		if (r == -ENOMEM)
-			http_reply_error(res, 500, "internal_error", "out of memory");
-		else
-			api_reply_db_error(res, r);
+		api_reply_list_error(res, r);
 		return;
 	}
 	if (more)

@@ -354,22 +354,6 @@ static int list_one(const struct node *node, void *userdata)
 	return st->out.failed ? -ENOMEM : 0;
 }
 
-static int query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max,
-		      uint64_t *value, bool *given, struct http_response *res)
-{
-	const char *text = http_query(req, name);
-
-	*given = text != NULL;
-	if (!text)
-		return 0;
-	if (parse_uint(text, min, max, value) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "%s='%s': expected an integer from %llu to %llu",
-				 name, text, (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* The filter query parameters shared by the list and the refresh. Returns 0, or -EINVAL after answering 400. */
 static int query_filter(const struct http_request *req, struct node_filter *filter, struct http_response *res)
 {
@@ -378,11 +362,11 @@ static int query_filter(const struct http_request *req, struct node_filter *filt
 	bool given;
 
 	node_filter_init(filter);
-	if (query_uint(req, "company_id", 0, 0xffff, &v, &given, res) < 0)
+	if (api_query_uint(req, "company_id", 0, 0xffff, &v, &given, res) < 0)
 		return -EINVAL;
 	if (given)
 		filter->company_id = (int32_t)v;
-	if (query_uint(req, "product_id", 0, 0xffff, &v, &given, res) < 0)
+	if (api_query_uint(req, "product_id", 0, 0xffff, &v, &given, res) < 0)
 		return -EINVAL;
 	if (given)
 		filter->product_id = (int32_t)v;
@@ -418,7 +402,7 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 	bool given, more;
 	int r;
 
-	if (query_uint(req, "limit", 1, NODES_LIST_MAX, &limit, &given, res) < 0)
+	if (api_query_uint(req, "limit", 1, NODES_LIST_MAX, &limit, &given, res) < 0)
 		return;
 	if (query_filter(req, &filter, res) < 0)
 		return;
@@ -440,10 +424,7 @@ void api_nodes_list(void *app, const struct http_request *req, struct http_respo
 	r = nodes_list(api->db, &filter, after, (unsigned)limit, list_one, &st, &more);
 	if (r < 0) {
 		strbuf_done(&st.out);
-		if (r == -ENOMEM)
-			http_reply_error(res, 500, "internal_error", "out of memory");
-		else
-			api_reply_db_error(res, r);
+		api_reply_list_error(res, r);
 		return;
 	}
 	if (more)

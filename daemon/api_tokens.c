@@ -142,7 +142,7 @@ static int list_one(const struct token_info *info, void *userdata)
 void api_tokens_list(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	const char *limit_text = http_query(req, "limit"), *cursor = http_query(req, "cursor");
+	const char *cursor = http_query(req, "cursor");
 	struct list_state st = { .items = json_array() };
 	uint64_t limit = TOKEN_LIST_DEFAULT, after = 0;
 	char next[32];
@@ -153,11 +153,8 @@ void api_tokens_list(void *app, const struct http_request *req, struct http_resp
 		http_reply_error(res, 500, "internal_error", "out of memory");
 		return;
 	}
-	if (limit_text && parse_uint(limit_text, 1, TOKEN_LIST_MAX, &limit) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d",
-				 limit_text, TOKEN_LIST_MAX);
+	if (api_query_uint(req, "limit", 1, TOKEN_LIST_MAX, &limit, NULL, res) < 0)
 		goto out;
-	}
 	/* The cursor is "t" + the last id returned; clients treat it as opaque. */
 	if (cursor && (cursor[0] != 't' || parse_uint(cursor + 1, 1, INT64_MAX, &after) < 0)) {
 		http_reply_error(res, 400, "invalid_parameter", "cursor='%s' is not a cursor this server returned",
@@ -166,10 +163,7 @@ void api_tokens_list(void *app, const struct http_request *req, struct http_resp
 	}
 	r = tokens_list(api->db, (int64_t)after, (unsigned)limit, list_one, &st, &more);
 	if (r < 0) {
-		if (r == -ENOMEM)
-			http_reply_error(res, 500, "internal_error", "out of memory");
-		else
-			api_reply_db_error(res, r);
+		api_reply_list_error(res, r);
 		goto out;
 	}
 	snprintf(next, sizeof(next), "t%" PRId64, st.last);
