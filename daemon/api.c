@@ -226,6 +226,7 @@ static void api_metrics(void *app, const struct http_request *req, struct http_r
 	strbuf_printf(&out, "# HELP meshfleet_audit_write_errors_total Mutating API calls the audit log failed to "
 		      "record.\n# TYPE meshfleet_audit_write_errors_total counter\nmeshfleet_audit_write_errors_total "
 		      "%llu\n", (unsigned long long)audit_write_errors(api->audit));
+	api_campaigns_metrics(api, &out);
 	metrics_render_dongle(api, &out);
 	metrics_render_mesh(api, &out);
 	text = strbuf_steal(&out, &len);
@@ -329,6 +330,7 @@ static const char *const firmware_import_query[] = {
 };
 static const char *const firmware_list_query[] = { "limit", "cursor", NULL };
 static const char *const audit_query[] = { "limit", "cursor", "token", "since", "until", "method", NULL };
+static const char *const campaigns_query[] = { "limit", "cursor", "state", NULL };
 
 /* The least role each route needs (tokens.h; docs/api.md, "Authentication"). Public: health (monitoring polls
  * it) and the dashboard's own files, which hold no data: the page must load to ask for a token. */
@@ -362,6 +364,17 @@ const struct http_route api_routes[] = {
 	{ "GET", "/api/v1/firmware/{id}", api_firmware_get, NULL, NULL, 0, API_VIEWER },
 	{ "DELETE", "/api/v1/firmware/{id}", api_firmware_delete, NULL, NULL, 0, API_OPERATOR },
 	{ "GET", "/api/v1/audit", api_audit_list, audit_query, NULL, 0, API_ADMIN },
+	{ "POST", "/api/v1/campaigns", api_campaigns_create, NULL, json_body, 0, API_OPERATOR },
+	{ "GET", "/api/v1/campaigns", api_campaigns_list, campaigns_query, NULL, 0, API_VIEWER },
+	{ "GET", "/api/v1/campaigns/{id}", api_campaign_get, NULL, NULL, 0, API_VIEWER },
+	{ "DELETE", "/api/v1/campaigns/{id}", api_campaign_delete, NULL, NULL, 0, API_OPERATOR },
+	{ "GET", "/api/v1/campaigns/{id}/targets", api_campaign_targets, campaigns_query, NULL, 0, API_VIEWER },
+	{ "POST", "/api/v1/campaigns/{id}/start", api_campaign_start, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/campaigns/{id}/pause", api_campaign_pause, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/campaigns/{id}/resume", api_campaign_resume, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/campaigns/{id}/cancel", api_campaign_cancel, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/campaigns/{id}/retry", api_campaign_retry, NULL, NULL, 0, API_OPERATOR },
+	{ "POST", "/api/v1/campaigns/{id}/apply", api_campaign_apply, NULL, NULL, 0, API_OPERATOR },
 	{ "POST", "/api/v1/tokens", api_tokens_create, NULL, json_body, 0, API_ADMIN },
 	{ "GET", "/api/v1/tokens", api_tokens_list, tokens_query, NULL, 0, API_ADMIN },
 	{ "DELETE", "/api/v1/tokens/{id}", api_tokens_delete, NULL, NULL, 0, API_ADMIN },

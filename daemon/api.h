@@ -89,6 +89,21 @@ void api_tokens_delete(void *app, const struct http_request *req, struct http_re
 int api_authenticate(void *app, const char *token, struct http_principal *ret);
 const char *api_role_name(unsigned role);
 
+/* api_campaigns.c */
+void api_campaigns_create(void *app, const struct http_request *req, struct http_response *res);
+void api_campaigns_list(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_get(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_delete(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_targets(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_start(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_pause(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_resume(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_cancel(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_retry(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_apply(void *app, const struct http_request *req, struct http_response *res);
+/* The campaigns and targets by state, for GET /metrics. */
+void api_campaigns_metrics(struct api *api, struct strbuf *out);
+
 /* api_network.c */
 void api_network_get(void *app, const struct http_request *req, struct http_response *res);
 void api_network_import(void *app, const struct http_request *req, struct http_response *res);

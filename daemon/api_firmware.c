@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "campaigns.h"
 #include "events.h"
 #include "firmware.h"
 #include "log.h"
@@ -619,6 +620,15 @@ void api_firmware_delete(void *app, const struct http_request *req, struct http_
 		r = firmware_delete(api->firmware, id);
 	if (r == -ENOENT) {
 		http_reply_error(res, 404, "not_found", "no firmware %s", id);
+		goto out;
+	}
+	if (r == -EBUSY) {
+		int64_t campaign = 0;
+
+		(void)campaigns_using_firmware(api->db, id, &campaign);
+		http_reply_error(res, 409, "firmware_in_use", "firmware %s is the image of campaign %lld, which is "
+				 "not finished: cancel the campaign (or let it end) before deleting the image", id,
+				 (long long)campaign);
 		goto out;
 	}
 	if (r < 0) {

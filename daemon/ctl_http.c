@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #define CTL_HTTP_CONNECT_TIMEOUT_S 10L
 #define CTL_HTTP_URL_IN_ERROR_MAX 512           /* bytes of the URL quoted in a message */
 #define CTL_HTTP_BODY_IN_ERROR_MAX 200          /* bytes of a non-JSON error body quoted in a message */
+#define CTL_HTTP_CONTENT_TYPE_MAX 128           /* bytes of the Content-Type header line */
 
 /* The token of every request: found once, at the first request. */
 static struct {
@@ -234,13 +236,57 @@ static size_t on_data(char *data, size_t size, size_t n, void *userdata)
 	return len;
 }
 
-int ctl_http_request(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
-		     struct ctl_http_response *res)
+/* What a request sends: nothing, a buffer, or a file streamed from its current position. */
+struct request_body {
+	const char *content_type;       /* the Content-Type header's value */
+	const char *data;               /* a buffer (NULL: none, or the file) */
+	size_t len;
+	FILE *file;                     /* borrowed; read by on_read() */
+	uint64_t file_size;             /* bytes to send from @file: the Content-Length */
+	int read_error;                 /* errno of a failed read of @file, 0 when none */
+	/* a response read as it arrives (ctl_http_stream()): a 200's body goes to @stream_fn, others to the response */
+	ctl_http_stream_fn stream_fn;
+	void *stream_userdata;
+	CURL *curl;
+	struct ctl_http_response *res;
+	bool stopped;                   /* @stream_fn asked to stop: not an error */
+};
+
+static size_t on_stream(char *data, size_t size, size_t n, void *userdata)
+{
+	struct request_body *body = userdata;
+	long status = 0;
+
+	curl_easy_getinfo(body->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return on_data(data, size, n, body->res);
+	if (body->stream_fn(body->stream_userdata, data, size * n) != 0) {
+		body->stopped = true;
+		return 0;
+	}
+	return size * n;
+}
+
+/* libcurl's read callback for a streamed file: a read error aborts the transfer instead of ending the body early. */
+static size_t on_read(char *buffer, size_t size, size_t n, void *userdata)
+{
+	struct request_body *body = userdata;
+	size_t got = fread(buffer, 1, size * n, body->file);
+
+	if (got == 0 && ferror(body->file)) {
+		body->read_error = errno ? errno : EIO;
+		return CURL_READFUNC_ABORT;
+	}
+	return got;
+}
+
+static int perform(const char *base_url, const char *method, const char *path, struct request_body *body,
+		   struct ctl_http_response *res)
 {
 	struct curl_slist *headers = NULL, *more;
 	char url[CTL_HTTP_URL_MAX], authorization[sizeof("Authorization: Bearer ") + CTL_HTTP_TOKEN_MAX];
 	bool verbose = auth_state.auth && auth_state.auth->verbose;
-	char curl_error[CURL_ERROR_SIZE] = "";
+	char curl_error[CURL_ERROR_SIZE] = "", content_type[CTL_HTTP_CONTENT_TYPE_MAX];
 	CURLcode rc;
 	CURL *curl;
 
@@ -262,7 +308,8 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
 		return -EIO;
 	}
 	/* curl_slist_append() copies: the header line is wiped right after. */
-	headers = curl_slist_append(NULL, "Content-Type: application/json");
+	snprintf(content_type, sizeof(content_type), "Content-Type: %s", body->content_type);
+	headers = curl_slist_append(NULL, content_type);
 	if (!headers || !curl_slist_append(headers, "Accept: application/json")) {
 		curl_slist_free_all(headers);
 		headers = NULL;
@@ -286,17 +333,31 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, res);
+	if (body->stream_fn) {
+		body->curl = curl;
+		body->res = res;
+		curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_stream);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	}
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CTL_HTTP_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (ca_file)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
-	if (body) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	if (body->data) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	} else if (body->file) {
+		/* Streamed: libcurl asks for the next piece as it sends, so the file is never in memory whole. */
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(curl, CURLOPT_READDATA, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->file_size);
 	}
 	rc = curl_easy_perform(curl);
+	if (rc == CURLE_WRITE_ERROR && body->stopped)
+		rc = CURLE_OK;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
 	else if (rc == CURLE_COULDNT_CONNECT)
@@ -306,6 +367,8 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
 		snprintf(res->error, sizeof(res->error), "%s: the daemon's certificate is not trusted (%s): give the CA "
 			 "certificate that signed it with --cacert FILE", base_url, curl_error[0] ? curl_error :
 			 curl_easy_strerror(rc));
+	else if (rc == CURLE_ABORTED_BY_CALLBACK && body->read_error)
+		snprintf(res->error, sizeof(res->error), "cannot read the file to send: %s", strerror(body->read_error));
 	else if (rc == CURLE_SSL_CACERT_BADFILE)
 		snprintf(res->error, sizeof(res->error), "cannot read the CA certificates in '%s' (--cacert): %s",
 			 ca_file ? ca_file : "(system store)", curl_error[0] ? curl_error : curl_easy_strerror(rc));
@@ -322,6 +385,31 @@ int ctl_http_request(const char *base_url, const char *method, const char *path,
 		return -EIO;
 	}
 	return 0;
+}
+
+int ctl_http_request(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
+		     struct ctl_http_response *res)
+{
+	struct request_body request_body = { .content_type = "application/json", .data = body, .len = body_len };
+
+	return perform(base_url, method, path, &request_body, res);
+}
+
+int ctl_http_upload(const char *base_url, const char *path, const char *content_type, FILE *file, uint64_t size,
+		    struct ctl_http_response *res)
+{
+	struct request_body request_body = { .content_type = content_type, .file = file, .file_size = size };
+
+	return perform(base_url, "POST", path, &request_body, res);
+}
+
+int ctl_http_stream(const char *base_url, const char *path, ctl_http_stream_fn fn, void *userdata,
+		    struct ctl_http_response *res)
+{
+	struct request_body request_body = { .content_type = "application/json", .stream_fn = fn,
+					     .stream_userdata = userdata };
+
+	return perform(base_url, "GET", path, &request_body, res);
 }
 
 int ctl_http_expect(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,

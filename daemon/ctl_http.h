@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -54,6 +56,19 @@ void ctl_http_set_ca_file(const char *path);
 int ctl_http_request(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
 		     struct ctl_http_response *res);
 void ctl_http_response_done(struct ctl_http_response *res);
+
+/* GETs @base_url@path and hands the body of a 200 to @fn as it arrives (Server-Sent Events); @fn returns non-zero to
+ * stop (not an error). Any other status collects its body in @res as ctl_http_request() does. Returns as
+ * ctl_http_request(); res->status is set when an answer came. */
+typedef int (*ctl_http_stream_fn)(void *userdata, const char *data, size_t len);
+int ctl_http_stream(const char *base_url, const char *path, ctl_http_stream_fn fn, void *userdata,
+		    struct ctl_http_response *res);
+
+/* POSTs @size bytes of @file (borrowed; from its current position) to @base_url@path as @content_type, streamed:
+ * libcurl reads the file as it sends it. Returns as ctl_http_request(); a read error of @file is -EIO with
+ * res->error saying so. */
+int ctl_http_upload(const char *base_url, const char *path, const char *content_type, FILE *file, uint64_t size,
+		    struct ctl_http_response *res);
 
 /* ctl_http_request(), then "meshfleetctl: WHY" on stderr unless the answer has status @expected. Returns 0 (and
  * a response to ctl_http_response_done()) or -EIO (nothing to free). */

@@ -19,6 +19,7 @@ struct db {
 	int schema_version;
 	uint64_t errors;
 	int last_error;         /* SQLite code of the last failure, 0 after a success of db_commit */
+	bool durable;           /* a transaction of db_begin_durable() is open: synchronous=FULL until it ends */
 	size_t n_cached;
 	struct cached_stmt cache[DB_MAX_CACHED_STATEMENTS];
 };
@@ -158,6 +159,65 @@ static const char *const migrations[] = {
 	"  remote TEXT,"                        /* the client's address */
 	"  outcome TEXT"                        /* the error code of an error response */
 	") STRICT;",
+	/* 8: campaigns (campaigns.c, docs/campaigns.md): a campaign, its waves and its targets. No foreign key to the
+	 * nodes or the firmware: a campaign's history outlives both (firmware_delete() refuses an image in use). */
+	"CREATE TABLE campaigns ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL CHECK (length(CAST(name AS BLOB)) BETWEEN 1 AND 64),"
+	"  firmware_id TEXT NOT NULL CHECK (length(firmware_id) = 64),"
+	"  fwid BLOB NOT NULL CHECK (length(fwid) BETWEEN 2 AND 32),"
+	"  state TEXT NOT NULL CHECK (state IN ('draft', 'scheduled', 'running', 'paused', 'completed', 'failed',"
+	"    'cancelled')),"
+	"  reason TEXT,"
+	"  selection TEXT NOT NULL,"            /* the target selection as given (JSON) */
+	"  canary INTEGER NOT NULL CHECK (canary >= 0),"
+	"  wave_size INTEGER NOT NULL CHECK (wave_size >= 0),"
+	"  wave_percent INTEGER NOT NULL CHECK (wave_percent BETWEEN 0 AND 100),"
+	"  success_threshold INTEGER NOT NULL CHECK (success_threshold BETWEEN 0 AND 100),"
+	"  error_threshold INTEGER NOT NULL CHECK (error_threshold BETWEEN 0 AND 100),"
+	"  max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),"
+	"  apply_policy TEXT NOT NULL CHECK (apply_policy IN ('immediate', 'verify_only', 'window')),"
+	"  window_start INTEGER, window_end INTEGER,"   /* ms since the epoch; policy window */
+	"  mode TEXT NOT NULL CHECK (mode IN ('push', 'pull')),"
+	"  ttl INTEGER NOT NULL CHECK (ttl = 0 OR ttl BETWEEN 2 AND 127),"
+	"  timeout_base INTEGER NOT NULL CHECK (timeout_base BETWEEN 0 AND 65535),"
+	"  group_address INTEGER NOT NULL CHECK (group_address BETWEEN 49152 AND 65279),"
+	"  group_allocated INTEGER NOT NULL CHECK (group_allocated IN (0, 1)),"
+	"  block_size_log INTEGER NOT NULL CHECK (block_size_log = 0 OR block_size_log BETWEEN 6 AND 32),"
+	"  chunk_size INTEGER NOT NULL CHECK (chunk_size = 0 OR chunk_size BETWEEN 8 AND 377),"
+	"  allow_downgrade INTEGER NOT NULL CHECK (allow_downgrade IN (0, 1)),"
+	"  scheduled_start INTEGER,"            /* ms since the epoch */
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+	"  started_at INTEGER, finished_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX campaigns_state ON campaigns(state, id);"
+	"CREATE INDEX campaigns_firmware ON campaigns(firmware_id);"
+	"CREATE TABLE campaign_waves ("
+	"  campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL CHECK (idx >= 0),"
+	"  kind TEXT NOT NULL CHECK (kind IN ('canary', 'normal', 'retry')),"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'preparing', 'transferring', 'verifying', 'verified',"
+	"    'applying', 'confirming', 'done', 'cancelled')),"
+	"  distribution_id INTEGER,"            /* the dongle's distribution (engine) */
+	"  started_at INTEGER, finished_at INTEGER, updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (campaign_id, idx)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE campaign_targets ("
+	"  campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,"
+	"  address INTEGER NOT NULL CHECK (address BETWEEN 1 AND 32767),"
+	"  wave INTEGER,"                       /* NULL: skipped at resolution */
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'preparing', 'transferring', 'verifying', 'verified',"
+	"    'applying', 'confirming', 'succeeded', 'failed', 'skipped', 'cancelled')),"
+	"  reason TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  last_result TEXT,"
+	"  old_fwid BLOB,"
+	"  apply_sent_at INTEGER,"              /* set before an apply reaches the dongle: never apply twice */
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (campaign_id, address)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX campaign_targets_wave ON campaign_targets(campaign_id, wave, state);",
 };
 
 int db_schema_latest(void)
@@ -281,13 +341,39 @@ int db_begin(struct db *db)
 
 int db_commit(struct db *db)
 {
-	return exec_stmt(db, "COMMIT", "commit");
+	int r = exec_stmt(db, "COMMIT", "commit");
+
+	/* SQLite refuses to change the safety level inside a transaction: back to NORMAL once it is over */
+	if (r == 0 && db->durable) {
+		(void)exec_stmt(db, "PRAGMA synchronous=NORMAL", "switch back to synchronous=NORMAL");
+		db->durable = false;
+	}
+	return r;
+}
+
+int db_begin_durable(struct db *db)
+{
+	int r = exec_stmt(db, "PRAGMA synchronous=FULL", "switch to synchronous=FULL");
+
+	if (r < 0)
+		return r;
+	db->durable = true;
+	r = db_begin(db);
+	if (r < 0) {
+		(void)exec_stmt(db, "PRAGMA synchronous=NORMAL", "switch back to synchronous=NORMAL");
+		db->durable = false;
+	}
+	return r;
 }
 
 void db_rollback(struct db *db)
 {
 	if (!sqlite3_get_autocommit(db->handle))
 		(void)exec_stmt(db, "ROLLBACK", "rollback");
+	if (db->durable) {
+		(void)exec_stmt(db, "PRAGMA synchronous=NORMAL", "switch back to synchronous=NORMAL");
+		db->durable = false;
+	}
 }
 
 /* Runs a pragma or query and copies the first column of its first row into @out. */

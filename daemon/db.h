@@ -13,7 +13,7 @@
 #include <sqlite3.h>
 
 #define DB_FILE_NAME "meshfleet.db"
-#define DB_MAX_CACHED_STATEMENTS 64
+#define DB_MAX_CACHED_STATEMENTS 128
 
 struct db;
 
@@ -37,6 +37,9 @@ sqlite3 *db_handle(struct db *db);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Return 0 or a negative errno. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
+/* BEGIN IMMEDIATE with synchronous=FULL (SQLite takes the level only outside a transaction) for a transaction whose
+ * commit gates an irreversible step (an apply); db_commit() or db_rollback() set NORMAL again. */
+int db_begin_durable(struct db *db);
 void db_rollback(struct db *db);
 
 /* Maps a SQLite result code to a negative errno and counts it as a database error, unless it is a constraint

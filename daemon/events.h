@@ -33,6 +33,9 @@
 #define EVENT_NETWORK "network"         /* a network import that changed something: what, with counts */
 #define EVENT_DONGLE "dongle"           /* the dongle's link state and diagnosis */
 #define EVENT_FIRMWARE "firmware"       /* an image imported (new bytes) or deleted: "action" and the image */
+#define EVENT_CAMPAIGN "campaign"       /* a campaign created or changing state (campaigns.h) */
+#define EVENT_WAVE "wave"               /* a campaign's wave changing state */
+#define EVENT_TARGET "target"           /* campaign targets changing state: their addresses, from, to, reason */
 
 struct events;
 struct events_sub;

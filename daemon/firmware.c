@@ -883,22 +883,29 @@ int firmware_list(struct firmware *fw, int64_t after_time, const char *after_id,
 
 int firmware_delete(struct firmware *fw, const char *id)
 {
-	sqlite3_stmt *stmt = db_stmt(fw->db, "DELETE FROM firmware WHERE id = ?1");
+	/* A campaign that is not terminal (campaigns.h) keeps its image: checked in the same statement, so no campaign
+	 * created meanwhile can lose it. */
+	sqlite3_stmt *stmt = db_stmt(fw->db, "DELETE FROM firmware WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+				     "campaigns WHERE firmware_id = ?1 AND state NOT IN ('completed', 'failed', 'cancelled'))");
+	sqlite3_stmt *exists = db_stmt(fw->db, "SELECT EXISTS (SELECT 1 FROM firmware WHERE id = ?1)");
 	char path[PATH_MAX];
-	int r;
+	int r, rc;
 
-	if (!stmt)
+	if (!stmt || !exists)
 		return -EIO;
 	if (firmware_path(fw, id, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
-	/* Hook for the campaigns: once they exist, a campaign that uses @id refuses this with -EBUSY, checked in
-	 * the same statement (DELETE ... WHERE NOT EXISTS (SELECT 1 FROM campaigns ...)). */
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	r = db_result(fw->db, sqlite3_step(stmt), "delete firmware");
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(db_handle(fw->db)) == 0)
-		return -ENOENT;
+	if (sqlite3_changes(db_handle(fw->db)) == 0) {
+		sqlite3_bind_text(exists, 1, id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(exists);
+		r = rc == SQLITE_ROW && sqlite3_column_int(exists, 0) ? -EBUSY : -ENOENT;
+		sqlite3_reset(exists);
+		return rc == SQLITE_ROW ? r : db_result(fw->db, rc, "look for firmware");
+	}
 	/* Record first: a crash now leaves an unnamed file, never a record without its file. */
 	if (unlink(path) < 0 && errno != ENOENT) {
 		log_warning("firmware %s: record deleted, but its file '%s' stays: %s", id, path, strerror(errno));

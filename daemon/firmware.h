@@ -152,8 +152,9 @@ typedef int (*firmware_list_fn)(const struct firmware_record *record, void *user
 int firmware_list(struct firmware *fw, int64_t after_time, const char *after_id, unsigned limit,
 		  firmware_list_fn fn, void *userdata, bool *ret_more);
 
-/* Removes the record, then the file. Returns 0, -ENOENT, or an error (the record stays when the database fails).
- * Hook for the campaigns (issue "Campaigns"): refuse with -EBUSY while a campaign uses the image. */
+/* Removes the record, then the file. Returns 0, -ENOENT, -EBUSY (a campaign that is not completed, failed or
+ * cancelled uses the image: campaigns_using_firmware() names it), or an error (the record stays when the database
+ * fails). */
 int firmware_delete(struct firmware *fw, const char *id);
 
 /* Opens the stored file of @id for reading and checks its SHA-256 again against @id and its size against the

@@ -1,6 +1,6 @@
 /* meshfleetctl: the operator's command-line tool (docs/meshfleetctl.md). main() parses the options and hands each
- * command to its module (ctl_keys, ctl_package, ctl_network, ctl_token; ctl_http finds the API token of every REST
- * command); `dongle probe`, which lists the serial ports and says which of them answer as a meshfleet dongle
+ * command to its module (ctl_keys, ctl_package, ctl_network, ctl_token, ctl_firmware; ctl_http finds the API token
+ * of every REST command); `dongle probe`, which lists the serial ports and says which of them answer as a meshfleet dongle
  * (ARCHITECTURE.md, "Dongle link"), lives here.
  *
  * A probe is the daemon's own link with one attempt: open, one HELLO, a short timeout, close. Ports are probed one
@@ -17,6 +17,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "ctl_firmware.h"
+#include "ctl_campaign.h"
 #include "ctl_keys.h"
 #include "ctl_network.h"
 #include "ctl_package.h"
@@ -91,7 +93,17 @@ static void usage(FILE *out)
 		"                          directory's database (the daemon may run or not), or with --url through\n"
 		"                          the daemon's API (POST /api/v1/tokens, admin token needed)\n"
 		"  token list              the daemon's API tokens (never their secrets)\n"
-		"  token delete ID         delete a token\n\n"
+		"  token delete ID         delete a token\n"
+		"  campaign create|list|show|start|pause|resume|cancel|retry|apply|watch ...\n"
+		"                          campaigns over the API; their options follow 'campaign' (docs/meshfleetctl.md)\n"
+		"  firmware import FILE [--format mcuboot|hex|raw|zip] [--version V] [--region-start ADDR]\n"
+		"           [--company-id ID | --firmware-id HEX] [--metadata HEX | --composition-hash HASH\n"
+		"           --elements N [--core-type TYPE] | --composition-from ADDR [--core-type TYPE]]\n"
+		"                          upload a firmware image to the daemon's store (POST /api/v1/firmware,\n"
+		"                          operator token), print the stored record\n"
+		"  firmware list           the stored images, every page\n"
+		"  firmware show ID        one stored image (ID: its SHA-256, 64 hex digits)\n"
+		"  firmware delete ID      delete a stored image\n\n"
 		"Options:\n"
 		"      --json              print JSON instead of lines for people\n"
 		"      --replace           network import: replace a different stored network, or go back to an\n"
@@ -100,10 +112,22 @@ static void usage(FILE *out)
 		"      --type TYPE         keys generate: ecdsa-p256 or ed25519\n"
 		"      --force             keys generate: replace an existing FILE\n"
 		"      --key PEM           package inspect: verify the signature with this key (repeatable, at most %d)\n"
-		"      --region-start ADDR package inspect: the application region a HEX file must start at\n"
+		"      --region-start ADDR package inspect, firmware import: the application region a HEX file must\n"
+		"                          start at\n"
 		"      --composition-hash HASH, --elements N [--core-type TYPE]\n"
-		"                          package inspect: the Mesh DFU firmware metadata derived from these and the\n"
-		"                          image's version and size (TYPE application, network, application_blob)\n"
+		"                          package inspect, firmware import: the Mesh DFU firmware metadata derived\n"
+		"                          from these and the image's version and size (TYPE application, network,\n"
+		"                          application_blob)\n"
+		"      --format FORMAT     firmware import: mcuboot, hex, raw or zip (default: told by the content;\n"
+		"                          a FILE.hex starting with ':' is hex)\n"
+		"      --version V         after firmware import: the version of a hex or raw image, MAJOR.MINOR.REV+BUILD\n"
+		"                          (anywhere else: print meshfleetctl's version)\n"
+		"      --company-id ID     firmware import: the company id of the derived firmware ID (default 0x0059)\n"
+		"      --firmware-id HEX   firmware import: the firmware ID itself, company id first\n"
+		"      --metadata HEX      firmware import: the Mesh DFU firmware metadata itself\n"
+		"      --composition-from ADDR\n"
+		"                          firmware import: derive the metadata from the Composition Data the last\n"
+		"                          refresh read from node ADDR\n"
 		"      --role ROLE         token create: viewer, operator or admin\n"
 		"      --name NAME         token create: 1 to %d characters of A-Z a-z 0-9 . _ -\n"
 		"  -u, --url URL           the daemon's address for the commands that talk to it (default\n"
@@ -125,6 +149,7 @@ static void usage(FILE *out)
 		"  -h, --help              print this help and exit\n\n"
 		"Exit status: 0 when at least one meshfleet dongle answered, 1 when none did, 2 on a usage error.\n"
 		"package inspect: 0 valid (and verified, with --key), 1 refused, 2 usage error.\n"
+		"network, nodes, token, firmware: 0 done, 1 failed or refused (reason on stderr), 2 usage error.\n"
 		"See docs/meshfleetctl.md.\n",
 		CTL_PACKAGE_KEYS_MAX, TOKEN_NAME_MAX, CTL_HELLO_TIMEOUT_MS, CTL_HELLO_TIMEOUT_MIN_MS, CTL_HELLO_TIMEOUT_MAX_MS);
 }
@@ -456,11 +481,40 @@ out:
 	return status;
 }
 
+/* The index of the first word of @argv that is neither an option nor an option's argument (the command), or @argc:
+ * `campaign` has options of its own, which the global parser must not see. */
+static int command_index(int argc, char **argv, const struct option *options, const char *short_options)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return i + 1;
+		if (a[0] != '-' || a[1] == '\0')
+			return i;
+		if (a[1] == '-') {
+			size_t len = strcspn(a + 2, "=");
+
+			for (const struct option *o = options; o->name; o++)
+				if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0 &&
+				    o->has_arg == required_argument && !a[2 + len])
+					i++;
+		} else {
+			const char *p = strchr(short_options, a[1]);
+
+			if (p && p[1] == ':' && !a[2])
+				i++;
+		}
+	}
+	return argc;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
 		OPT_JSON = 0x100, OPT_REPLACE, OPT_WAIT, OPT_TYPE, OPT_FORCE, OPT_KEY, OPT_REGION_START, OPT_ROLE,
 		OPT_NAME, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CACERT, OPT_CORE_TYPE, OPT_COMPOSITION_HASH, OPT_ELEMENTS,
+		OPT_FORMAT, OPT_COMPANY_ID, OPT_FIRMWARE_ID, OPT_METADATA, OPT_COMPOSITION_FROM, OPT_VERSION_LONG,
 	};
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, OPT_JSON },
@@ -475,6 +529,11 @@ int main(int argc, char **argv)
 		{ "core-type", required_argument, NULL, OPT_CORE_TYPE },
 		{ "composition-hash", required_argument, NULL, OPT_COMPOSITION_HASH },
 		{ "elements", required_argument, NULL, OPT_ELEMENTS },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "company-id", required_argument, NULL, OPT_COMPANY_ID },
+		{ "firmware-id", required_argument, NULL, OPT_FIRMWARE_ID },
+		{ "metadata", required_argument, NULL, OPT_METADATA },
+		{ "composition-from", required_argument, NULL, OPT_COMPOSITION_FROM },
 		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "token", required_argument, NULL, OPT_TOKEN },
@@ -483,7 +542,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, OPT_VERSION_LONG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -493,12 +552,20 @@ int main(int argc, char **argv)
 	struct ctl_package_options package = { 0 };
 	struct ctl_http_auth auth = { 0 };
 	struct ctl_token_options token = { .auth = &auth };
+	struct ctl_firmware_options firmware = { 0 };
+	/* --version is meshfleetctl's own, except after `firmware import`, where it is the image's: the word after it
+	 * (remembered by address, which survives getopt's permutation) is then its value. */
+	const char *version_value = NULL;
+	bool version_asked = false;
 	bool verbose = false;
 	int c, r, status;
 	char *end;
 	long v;
 
-	while ((c = getopt_long(argc, argv, "t:u:s:c:vVh", options, NULL)) != -1) {
+	int command = command_index(argc, argv, options, "t:u:s:c:vVh");
+	bool campaign = command < argc && strcmp(argv[command], "campaign") == 0;
+
+	while ((c = getopt_long(campaign ? command : argc, argv, "t:u:s:c:vVh", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			ctl.json = true;
@@ -551,6 +618,21 @@ int main(int argc, char **argv)
 		case OPT_ELEMENTS:
 			package.elements = optarg;
 			break;
+		case OPT_FORMAT:
+			firmware.format = optarg;
+			break;
+		case OPT_COMPANY_ID:
+			firmware.company_id = optarg;
+			break;
+		case OPT_FIRMWARE_ID:
+			firmware.firmware_id = optarg;
+			break;
+		case OPT_METADATA:
+			firmware.metadata = optarg;
+			break;
+		case OPT_COMPOSITION_FROM:
+			firmware.composition_from = optarg;
+			break;
 		case OPT_ROLE:
 			token.role = optarg;
 			break;
@@ -572,6 +654,10 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case OPT_VERSION_LONG:
+			version_asked = true;
+			version_value = optind < argc && argv[optind][0] != '-' ? argv[optind] : NULL;
+			break;
 		case 'V':
 			printf("meshfleetctl %s\n", PACKAGE_VERSION);
 			return 0;
@@ -583,6 +669,25 @@ int main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
+	if (version_asked && !(argc - optind >= 2 && strcmp(argv[optind], "firmware") == 0 &&
+			       strcmp(argv[optind + 1], "import") == 0)) {
+		printf("meshfleetctl %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (version_asked) {
+		/* The value is one of the words after `firmware import`; take it out of them. */
+		int i;
+
+		for (i = optind + 2; i < argc && argv[i] != version_value; i++)
+			;
+		if (version_value && i < argc) {
+			memmove(argv + i, argv + i + 1, (size_t)(argc - i - 1) * sizeof(*argv));
+			argv[--argc] = NULL;
+			firmware.version = version_value;
+		} else {
+			firmware.version_without_value = true;
+		}
+	}
 	if (!api.url || !*api.url)
 		api.url = CTL_HTTP_DEFAULT_URL;
 	api.json = ctl.json;
@@ -590,9 +695,17 @@ int main(int argc, char **argv)
 	package.json = ctl.json;
 	token.json = ctl.json;
 	token.url = api.url;
+	firmware.json = ctl.json;
+	firmware.url = api.url;
+	firmware.region_start = package.region_start;
+	firmware.core_type = package.core_type;
+	firmware.composition_hash = package.composition_hash;
+	firmware.elements = package.elements;
 	auth.verbose = verbose;
 	/* Every REST command finds its token the same way, at its first request. */
 	ctl_http_set_auth(&auth);
+	if (campaign)
+		return ctl_campaign_main(&api, argc - command, argv + command);
 	if (optind < argc && strcmp(argv[optind], "keys") == 0)
 		return ctl_keys_main(&keys, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "package") == 0)
@@ -603,6 +716,8 @@ int main(int argc, char **argv)
 		return ctl_nodes_main(&api, argc - optind - 1, argv + optind + 1);
 	if (optind < argc && strcmp(argv[optind], "token") == 0)
 		return ctl_token_main(&token, argc - optind - 1, argv + optind + 1);
+	if (optind < argc && strcmp(argv[optind], "firmware") == 0)
+		return ctl_firmware_main(&firmware, argc - optind - 1, argv + optind + 1);
 	if (argc - optind < 2 || strcmp(argv[optind], "dongle") != 0 || strcmp(argv[optind + 1], "probe") != 0) {
 		if (optind < argc)
 			fprintf(stderr, "meshfleetctl: unknown command '%s%s%s'\n", argv[optind],
