@@ -277,6 +277,10 @@ int dongle_reply_errno(const struct link_reply *reply)
 		return -EOVERFLOW;
 	case MSG_STATUS_INTERNAL:
 		return -EREMOTEIO;
+	case MSG_STATUS_DIST_SLOT_MISMATCH:     /* DIST_*: not sent by meshfleetd yet */
+		return -EBADMSG;
+	case MSG_STATUS_DIST_UNKNOWN_ID:
+		return -ENOENT;
 	}
 	return -EREMOTEIO;
 }
@@ -730,7 +734,18 @@ static void on_link_event(void *userdata, uint32_t seq, const struct msg *m)
 	case MSG_SLOT_BEGIN:
 	case MSG_SLOT_WRITE:
 	case MSG_SLOT_COMMIT:
+	case MSG_DIST_START:
+	case MSG_DIST_GET:
+	case MSG_DIST_TARGETS_GET:
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
 		return;         /* not events; the codec never yields them as such */
+	case MSG_DIST_TARGET:
+	case MSG_DIST_PROGRESS:
+	case MSG_DIST_STATE:
+		return;         /* the distribution's events: meshfleetd does not start distributions yet */
 	}
 }
 

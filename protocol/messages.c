@@ -15,6 +15,15 @@ enum {
 	SLOT_INFO_RSP_SIZE = 45,
 	SLOT_IMAGE_SIZE = 36,
 	SLOT_WRITE_HEADER_SIZE = 4,
+	DIST_START_HEADER_SIZE = 55,    /* up to and including the FWID length */
+	DIST_INFO_RSP_SIZE = 33,
+	DIST_PAGE_REQ_SIZE = 4,
+	DIST_ID_REQ_SIZE = 4,
+	DIST_TARGETS_HEADER_SIZE = 10,
+	DIST_TARGET_EVT_SIZE = 6 + MSG_DIST_TARGET_INFO_SIZE,
+	DIST_PROGRESS_EVT_SIZE = 10,
+	DIST_STATE_EVT_SIZE = 7,
+	DIST_EFFECT_MAX = 31,           /* Additional Information: 5 bits */
 };
 
 #define KIND_BIT(kind) (1u << (kind))
@@ -79,12 +88,13 @@ static enum msg_status check_mesh_config(const struct msg_mesh_config *c)
 	return MSG_STATUS_OK;
 }
 
+static bool ttl_valid(uint8_t ttl);
+
 static enum msg_status check_mesh_send(const struct msg_mesh_send *s)
 {
 	if (!access_len_valid(s->payload_len))
 		return MSG_STATUS_BAD_LENGTH;
-	/* TTL 1 is prohibited for sending (Mesh Protocol 3.4.5.4); 0xFF asks for the default. */
-	if (s->ttl == 1 || (s->ttl > 127 && s->ttl != MSG_TTL_DEFAULT))
+	if (!ttl_valid(s->ttl))
 		return MSG_STATUS_BAD_PARAM;
 	if (!is_unicast_or_group(s->dst) || (s->devkey && !is_unicast(s->dst)) || s->key_index > MSG_KEY_INDEX_MAX)
 		return MSG_STATUS_BAD_PARAM;
@@ -120,6 +130,70 @@ static enum msg_status check_slot_write(const struct msg_slot_write *s)
 	if (s->len < 1 || s->len > MSG_SLOT_WRITE_MAX)
 		return MSG_STATUS_BAD_LENGTH;
 	if (s->offset % 4 != 0 || s->offset > UINT32_MAX - s->len)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static bool ttl_valid(uint8_t ttl)
+{
+	/* TTL 1 is prohibited for sending (Mesh Protocol 3.4.5.4); 0xFF asks for the default. */
+	return ttl != 1 && (ttl <= 127 || ttl == MSG_TTL_DEFAULT);
+}
+
+static enum msg_status check_dist_start(const struct msg_dist_start *s)
+{
+	if (s->fwid_len < 1 || s->fwid_len > MSG_DIST_FWID_MAX || s->count < 1)
+		return MSG_STATUS_BAD_LENGTH;
+	if (s->id == 0 || (s->group != MSG_ADDR_UNASSIGNED && s->group < MSG_ADDR_GROUP_MIN) ||
+	    s->app_key_index > MSG_KEY_INDEX_MAX || !ttl_valid(s->ttl) ||
+	    (s->mode != MSG_DIST_MODE_PUSH && s->mode != MSG_DIST_MODE_PULL) || s->policy > MSG_DIST_POLICY_APPLY)
+		return MSG_STATUS_BAD_PARAM;
+	if (s->block_size_log != 0 &&
+	    (s->block_size_log < MSG_DIST_BLOCK_SIZE_LOG_MIN || s->block_size_log > MSG_DIST_BLOCK_SIZE_LOG_MAX))
+		return MSG_STATUS_BAD_PARAM;
+	if (s->chunk_size != 0 && (s->chunk_size < MSG_DIST_CHUNK_SIZE_MIN || s->chunk_size > MSG_DIST_CHUNK_SIZE_MAX))
+		return MSG_STATUS_BAD_PARAM;
+	if (s->total < 1 || s->first >= s->total || s->count > s->total - s->first)
+		return MSG_STATUS_BAD_PARAM;
+	for (uint16_t i = 0; i < s->count; i++)
+		if (!is_unicast(msg_dist_entry(s, i).address))
+			return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_dist_info(const struct msg_dist_info *d)
+{
+	if (d->state > MSG_DIST_CANCELLED || d->phase > MSG_DIST_PHASE_DONE || d->reason > MSG_DIST_REASON_LAST ||
+	    d->mode > MSG_DIST_MODE_PULL)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_dist_target_info(const struct msg_dist_target_info *t)
+{
+	if (!is_unicast(t->address) || t->phase > MSG_DIST_PHASE_DONE || t->result > MSG_DIST_TARGET_CANCELLED ||
+	    t->reason > MSG_DIST_REASON_LAST || t->status_source > MSG_DIST_STATUS_BLOB || t->effect > DIST_EFFECT_MAX)
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_dist_targets_header(const struct msg_dist_targets *t)
+{
+	if (t->count > MSG_DIST_TARGETS_PAGE_MAX)
+		return MSG_STATUS_BAD_LENGTH;
+	if (t->count > 0 && (t->first >= t->total || t->count > t->total - t->first))
+		return MSG_STATUS_BAD_PARAM;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status check_dist_progress(const struct msg_dist_progress *p)
+{
+	return p->blocks_done <= p->blocks ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+}
+
+static enum msg_status check_dist_state(const struct msg_dist_state_evt *e)
+{
+	if (e->state > MSG_DIST_CANCELLED || e->phase > MSG_DIST_PHASE_DONE || e->reason > MSG_DIST_REASON_LAST)
 		return MSG_STATUS_BAD_PARAM;
 	return MSG_STATUS_OK;
 }
@@ -337,6 +411,148 @@ static enum msg_status get_data(struct reader *r, struct msg_data *d)
 	return MSG_STATUS_OK;
 }
 
+static enum msg_status get_dist_start(struct reader *r, struct msg_dist_start *s)
+{
+	if (r->len < DIST_START_HEADER_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->id = get_le32(r);
+	s->group = get_le16(r);
+	s->app_key_index = get_le16(r);
+	s->ttl = get_u8(r);
+	s->timeout_base = get_le16(r);
+	s->mode = get_u8(r);
+	s->policy = get_u8(r);
+	s->block_size_log = get_u8(r);
+	s->chunk_size = get_le16(r);
+	get_bytes(r, s->sha256, sizeof(s->sha256));
+	s->total = get_le16(r);
+	s->first = get_le16(r);
+	s->count = get_le16(r);
+	s->fwid_len = get_u8(r);
+	/* FWID, metadata length, metadata, then exactly count entries */
+	if (reader_left(r) < (size_t)s->fwid_len + 1)
+		return MSG_STATUS_BAD_LENGTH;
+	s->fwid = r->buf + r->pos;
+	r->pos += s->fwid_len;
+	s->metadata_len = get_u8(r);
+	if (reader_left(r) < s->metadata_len)
+		return MSG_STATUS_BAD_LENGTH;
+	s->metadata = r->buf + r->pos;
+	r->pos += s->metadata_len;
+	if (reader_left(r) != (size_t)s->count * MSG_DIST_ENTRY_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	s->entries = r->buf + r->pos;
+	r->pos = r->len;
+	return check_dist_start(s);
+}
+
+static enum msg_status get_dist_info(struct reader *r, struct msg_dist_info *d)
+{
+	if (r->len < DIST_INFO_RSP_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	d->id = get_le32(r);
+	d->state = get_u8(r);
+	d->phase = get_u8(r);
+	d->reason = get_u8(r);
+	d->mode = get_u8(r);
+	d->group = get_le16(r);
+	d->block = get_le16(r);
+	d->blocks = get_le16(r);
+	d->block_size_log = get_u8(r);
+	d->chunk_size = get_le16(r);
+	d->total = get_le16(r);
+	d->received = get_le16(r);
+	d->pending = get_le16(r);
+	d->succeeded = get_le16(r);
+	d->failed = get_le16(r);
+	d->cancelled = get_le16(r);
+	d->elapsed_ms = get_le32(r);
+	/* fields after DIST_INFO_RSP_SIZE: a later minor version, ignored */
+	return check_dist_info(d);
+}
+
+static enum msg_status get_dist_page(struct reader *r, struct msg_dist_page *p)
+{
+	if (r->len != DIST_PAGE_REQ_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	p->first = get_le16(r);
+	p->max = get_le16(r);
+	return MSG_STATUS_OK;
+}
+
+static void read_dist_target_info(struct reader *r, struct msg_dist_target_info *t)
+{
+	t->address = get_le16(r);
+	t->image_index = get_u8(r);
+	t->phase = get_u8(r);
+	t->result = get_u8(r);
+	t->reason = get_u8(r);
+	t->status_source = get_u8(r);
+	t->status = get_u8(r);
+	t->effect = get_u8(r);
+	t->blocks_done = get_le16(r);
+}
+
+static enum msg_status get_dist_targets(struct reader *r, struct msg_dist_targets *t)
+{
+	enum msg_status st;
+
+	if (r->len < DIST_TARGETS_HEADER_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	t->id = get_le32(r);
+	t->total = get_le16(r);
+	t->first = get_le16(r);
+	t->count = get_le16(r);
+	t->info = NULL;
+	if (reader_left(r) != (size_t)t->count * MSG_DIST_TARGET_INFO_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	st = check_dist_targets_header(t);
+	if (st != MSG_STATUS_OK)
+		return st;
+	t->entries = r->buf + r->pos;
+	for (uint16_t i = 0; i < t->count; i++) {
+		struct msg_dist_target_info info;
+
+		read_dist_target_info(r, &info);
+		st = check_dist_target_info(&info);
+		if (st != MSG_STATUS_OK)
+			return st;
+	}
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status get_dist_target(struct reader *r, struct msg_dist_target_evt *e)
+{
+	if (r->len != DIST_TARGET_EVT_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	e->id = get_le32(r);
+	e->index = get_le16(r);
+	read_dist_target_info(r, &e->t);
+	return check_dist_target_info(&e->t);
+}
+
+static enum msg_status get_dist_progress(struct reader *r, struct msg_dist_progress *p)
+{
+	if (r->len != DIST_PROGRESS_EVT_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	p->id = get_le32(r);
+	p->blocks_done = get_le16(r);
+	p->blocks = get_le16(r);
+	p->active = get_le16(r);
+	return check_dist_progress(p);
+}
+
+static enum msg_status get_dist_state(struct reader *r, struct msg_dist_state_evt *e)
+{
+	if (r->len != DIST_STATE_EVT_SIZE)
+		return MSG_STATUS_BAD_LENGTH;
+	e->id = get_le32(r);
+	e->state = get_u8(r);
+	e->phase = get_u8(r);
+	e->reason = get_u8(r);
+	return check_dist_state(e);
+}
+
 enum msg_status msg_decode(const struct frame_header *h, const uint8_t *payload, struct msg *ret)
 {
 	struct reader r = { .buf = payload, .len = h->payload_len };
@@ -390,6 +606,35 @@ enum msg_status msg_decode(const struct frame_header *h, const uint8_t *payload,
 		break;
 	case MSG_SLOT_WRITE:
 		st = request ? get_slot_write(&r, &m.u.slot_write) : get_u32(&r, &m.u.bytes_written, UINT32_MAX);
+		break;
+	case MSG_DIST_START:
+		st = request ? get_dist_start(&r, &m.u.dist_start) : get_empty(&r);
+		break;
+	case MSG_DIST_GET:
+		st = request ? get_empty(&r) : get_dist_info(&r, &m.u.dist_info);
+		break;
+	case MSG_DIST_TARGETS_GET:
+		st = request ? get_dist_page(&r, &m.u.dist_page) : get_dist_targets(&r, &m.u.dist_targets);
+		break;
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
+		if (!request)
+			st = get_empty(&r);
+		else if (r.len != DIST_ID_REQ_SIZE)
+			st = MSG_STATUS_BAD_LENGTH;
+		else
+			st = (m.u.dist_id = get_le32(&r)) != 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+		break;
+	case MSG_DIST_TARGET:
+		st = get_dist_target(&r, &m.u.dist_target);
+		break;
+	case MSG_DIST_PROGRESS:
+		st = get_dist_progress(&r, &m.u.dist_progress);
+		break;
+	case MSG_DIST_STATE:
+		st = get_dist_state(&r, &m.u.dist_state);
 		break;
 	}
 	if (st == MSG_STATUS_OK)
@@ -563,6 +808,141 @@ static enum msg_status put_mesh_seq(struct writer *w, uint32_t seq)
 	return MSG_STATUS_OK;
 }
 
+static enum msg_status put_dist_start(struct writer *w, const struct msg_dist_start *s)
+{
+	enum msg_status st = check_dist_start(s);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, s->id);
+	put_le16(w, s->group);
+	put_le16(w, s->app_key_index);
+	put_u8(w, s->ttl);
+	put_le16(w, s->timeout_base);
+	put_u8(w, s->mode);
+	put_u8(w, s->policy);
+	put_u8(w, s->block_size_log);
+	put_le16(w, s->chunk_size);
+	put_bytes(w, s->sha256, sizeof(s->sha256));
+	put_le16(w, s->total);
+	put_le16(w, s->first);
+	put_le16(w, s->count);
+	put_u8(w, s->fwid_len);
+	put_bytes(w, s->fwid, s->fwid_len);
+	put_u8(w, s->metadata_len);
+	put_bytes(w, s->metadata, s->metadata_len);
+	put_bytes(w, s->entries, (size_t)s->count * MSG_DIST_ENTRY_SIZE);
+	/* a batch the frame cannot hold is the host's to split, not a full buffer */
+	if (w->full && msg_dist_start_size(s->fwid_len, s->metadata_len, s->count) > FRAME_MAX_PAYLOAD)
+		return MSG_STATUS_BAD_LENGTH;
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_dist_info(struct writer *w, const struct msg_dist_info *d)
+{
+	enum msg_status st = check_dist_info(d);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, d->id);
+	put_u8(w, d->state);
+	put_u8(w, d->phase);
+	put_u8(w, d->reason);
+	put_u8(w, d->mode);
+	put_le16(w, d->group);
+	put_le16(w, d->block);
+	put_le16(w, d->blocks);
+	put_u8(w, d->block_size_log);
+	put_le16(w, d->chunk_size);
+	put_le16(w, d->total);
+	put_le16(w, d->received);
+	put_le16(w, d->pending);
+	put_le16(w, d->succeeded);
+	put_le16(w, d->failed);
+	put_le16(w, d->cancelled);
+	put_le32(w, d->elapsed_ms);
+	return MSG_STATUS_OK;
+}
+
+static void write_dist_target_info(struct writer *w, const struct msg_dist_target_info *t)
+{
+	put_le16(w, t->address);
+	put_u8(w, t->image_index);
+	put_u8(w, t->phase);
+	put_u8(w, t->result);
+	put_u8(w, t->reason);
+	put_u8(w, t->status_source);
+	put_u8(w, t->status);
+	put_u8(w, t->effect);
+	put_le16(w, t->blocks_done);
+}
+
+static enum msg_status put_dist_targets(struct writer *w, const struct msg_dist_targets *t)
+{
+	enum msg_status st = check_dist_targets_header(t);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	/* the entries come from @info, or as decoded from @entries (so a decoded response re-encodes) */
+	if (t->count > 0 && t->info == NULL && t->entries == NULL)
+		return MSG_STATUS_BAD_PARAM;
+	for (uint16_t i = 0; i < t->count; i++) {
+		struct msg_dist_target_info info = t->info ? t->info[i] : msg_dist_target_at(t, i);
+
+		st = check_dist_target_info(&info);
+		if (st != MSG_STATUS_OK)
+			return st;
+	}
+	put_le32(w, t->id);
+	put_le16(w, t->total);
+	put_le16(w, t->first);
+	put_le16(w, t->count);
+	for (uint16_t i = 0; i < t->count; i++) {
+		struct msg_dist_target_info info = t->info ? t->info[i] : msg_dist_target_at(t, i);
+
+		write_dist_target_info(w, &info);
+	}
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_dist_target(struct writer *w, const struct msg_dist_target_evt *e)
+{
+	enum msg_status st = check_dist_target_info(&e->t);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, e->id);
+	put_le16(w, e->index);
+	write_dist_target_info(w, &e->t);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_dist_progress(struct writer *w, const struct msg_dist_progress *p)
+{
+	enum msg_status st = check_dist_progress(p);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, p->id);
+	put_le16(w, p->blocks_done);
+	put_le16(w, p->blocks);
+	put_le16(w, p->active);
+	return MSG_STATUS_OK;
+}
+
+static enum msg_status put_dist_state(struct writer *w, const struct msg_dist_state_evt *e)
+{
+	enum msg_status st = check_dist_state(e);
+
+	if (st != MSG_STATUS_OK)
+		return st;
+	put_le32(w, e->id);
+	put_u8(w, e->state);
+	put_u8(w, e->phase);
+	put_u8(w, e->reason);
+	return MSG_STATUS_OK;
+}
+
 enum msg_status msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	struct writer w = { .buf = out, .cap = cap };
@@ -615,6 +995,41 @@ enum msg_status msg_encode(const struct msg *m, uint8_t *out, size_t cap, size_t
 			put_le32(&w, m->u.bytes_written);
 			st = MSG_STATUS_OK;
 		}
+		break;
+	case MSG_DIST_START:
+		st = request ? put_dist_start(&w, &m->u.dist_start) : MSG_STATUS_OK;
+		break;
+	case MSG_DIST_GET:
+		st = request ? MSG_STATUS_OK : put_dist_info(&w, &m->u.dist_info);
+		break;
+	case MSG_DIST_TARGETS_GET:
+		if (request) {
+			put_le16(&w, m->u.dist_page.first);
+			put_le16(&w, m->u.dist_page.max);
+			st = MSG_STATUS_OK;
+		} else {
+			st = put_dist_targets(&w, &m->u.dist_targets);
+		}
+		break;
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
+		if (request) {
+			st = m->u.dist_id != 0 ? MSG_STATUS_OK : MSG_STATUS_BAD_PARAM;
+			put_le32(&w, m->u.dist_id);
+		} else {
+			st = MSG_STATUS_OK;
+		}
+		break;
+	case MSG_DIST_TARGET:
+		st = put_dist_target(&w, &m->u.dist_target);
+		break;
+	case MSG_DIST_PROGRESS:
+		st = put_dist_progress(&w, &m->u.dist_progress);
+		break;
+	case MSG_DIST_STATE:
+		st = put_dist_state(&w, &m->u.dist_state);
 		break;
 	}
 	if (st != MSG_STATUS_OK)
@@ -675,9 +1090,19 @@ static unsigned kinds_of(unsigned type)
 	case MSG_SLOT_BEGIN:
 	case MSG_SLOT_WRITE:
 	case MSG_SLOT_COMMIT:
+	case MSG_DIST_START:
+	case MSG_DIST_GET:
+	case MSG_DIST_TARGETS_GET:
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
 		return REQ_RSP;
 	case MSG_LOG:
 	case MSG_MESH_RECV:
+	case MSG_DIST_TARGET:
+	case MSG_DIST_PROGRESS:
+	case MSG_DIST_STATE:
 		return EVT;
 	}
 	return 0;
@@ -715,6 +1140,26 @@ const char *msg_type_to_string(unsigned type)
 		return "SLOT_WRITE";
 	case MSG_SLOT_COMMIT:
 		return "SLOT_COMMIT";
+	case MSG_DIST_START:
+		return "DIST_START";
+	case MSG_DIST_GET:
+		return "DIST_GET";
+	case MSG_DIST_TARGETS_GET:
+		return "DIST_TARGETS_GET";
+	case MSG_DIST_SUSPEND:
+		return "DIST_SUSPEND";
+	case MSG_DIST_RESUME:
+		return "DIST_RESUME";
+	case MSG_DIST_CANCEL:
+		return "DIST_CANCEL";
+	case MSG_DIST_APPLY:
+		return "DIST_APPLY";
+	case MSG_DIST_TARGET:
+		return "DIST_TARGET";
+	case MSG_DIST_PROGRESS:
+		return "DIST_PROGRESS";
+	case MSG_DIST_STATE:
+		return "DIST_STATE";
 	}
 	return type >= MSG_DIST_FIRST && type <= MSG_DIST_LAST ? "DIST (reserved)" : "unknown";
 }
@@ -752,6 +1197,10 @@ const char *msg_status_to_string(unsigned status)
 		return "SEQ_EXHAUSTED";
 	case MSG_STATUS_INTERNAL:
 		return "INTERNAL";
+	case MSG_STATUS_DIST_SLOT_MISMATCH:
+		return "DIST_SLOT_MISMATCH";
+	case MSG_STATUS_DIST_UNKNOWN_ID:
+		return "DIST_UNKNOWN_ID";
 	}
 	return "unknown";
 }
@@ -809,4 +1258,136 @@ const char *msg_slot_state_to_string(unsigned state)
 		return "COMMITTED";
 	}
 	return "unknown";
+}
+
+const char *msg_dist_state_to_string(unsigned state)
+{
+	switch ((enum msg_dist_state)state) {
+	case MSG_DIST_IDLE:
+		return "IDLE";
+	case MSG_DIST_CONFIGURING:
+		return "CONFIGURING";
+	case MSG_DIST_RUNNING:
+		return "RUNNING";
+	case MSG_DIST_SUSPENDED:
+		return "SUSPENDED";
+	case MSG_DIST_VERIFIED:
+		return "VERIFIED";
+	case MSG_DIST_COMPLETED:
+		return "COMPLETED";
+	case MSG_DIST_FAILED:
+		return "FAILED";
+	case MSG_DIST_CANCELLED:
+		return "CANCELLED";
+	}
+	return "unknown";
+}
+
+const char *msg_dist_phase_to_string(unsigned phase)
+{
+	switch ((enum msg_dist_phase)phase) {
+	case MSG_DIST_PHASE_IDLE:
+		return "IDLE";
+	case MSG_DIST_PHASE_INITIATE:
+		return "INITIATE";
+	case MSG_DIST_PHASE_CAPABILITIES:
+		return "CAPABILITIES";
+	case MSG_DIST_PHASE_TRANSFER:
+		return "TRANSFER";
+	case MSG_DIST_PHASE_BLOCK:
+		return "BLOCK";
+	case MSG_DIST_PHASE_VERIFY:
+		return "VERIFY";
+	case MSG_DIST_PHASE_APPLY:
+		return "APPLY";
+	case MSG_DIST_PHASE_CONFIRM:
+		return "CONFIRM";
+	case MSG_DIST_PHASE_DONE:
+		return "DONE";
+	}
+	return "unknown";
+}
+
+const char *msg_dist_result_to_string(unsigned result)
+{
+	switch ((enum msg_dist_result)result) {
+	case MSG_DIST_PENDING:
+		return "pending";
+	case MSG_DIST_OK:
+		return "ok";
+	case MSG_DIST_TARGET_FAILED:
+		return "failed";
+	case MSG_DIST_TARGET_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+const char *msg_dist_reason_to_string(unsigned reason)
+{
+	switch ((enum msg_dist_reason)reason) {
+	case MSG_DIST_REASON_NONE:
+		return "none";
+	case MSG_DIST_REASON_METADATA_REJECTED:
+		return "metadata_rejected";
+	case MSG_DIST_REASON_START_REJECTED:
+		return "start_rejected";
+	case MSG_DIST_REASON_BLOB_BUSY:
+		return "blob_busy";
+	case MSG_DIST_REASON_CAPABILITIES_INCOMPATIBLE:
+		return "capabilities_incompatible";
+	case MSG_DIST_REASON_TIMEOUT_INITIATE:
+		return "timeout_initiate";
+	case MSG_DIST_REASON_TIMEOUT_CAPABILITIES:
+		return "timeout_capabilities";
+	case MSG_DIST_REASON_TIMEOUT_TRANSFER:
+		return "timeout_transfer";
+	case MSG_DIST_REASON_TIMEOUT_BLOCK:
+		return "timeout_block";
+	case MSG_DIST_REASON_TIMEOUT_VERIFY:
+		return "timeout_verify";
+	case MSG_DIST_REASON_TIMEOUT_APPLY:
+		return "timeout_apply";
+	case MSG_DIST_REASON_TIMEOUT_CONFIRM:
+		return "timeout_confirm";
+	case MSG_DIST_REASON_VERIFICATION_FAILED:
+		return "verification_failed";
+	case MSG_DIST_REASON_WRONG_FIRMWARE_AFTER_APPLY:
+		return "wrong_firmware_after_apply";
+	case MSG_DIST_REASON_CANCELLED:
+		return "cancelled";
+	case MSG_DIST_REASON_INTERNAL:
+		return "internal";
+	case MSG_DIST_REASON_TRANSFER_REJECTED:
+		return "transfer_rejected";
+	case MSG_DIST_REASON_APPLY_REJECTED:
+		return "apply_rejected";
+	case MSG_DIST_REASON_STILL_PROVISIONED:
+		return "still_provisioned";
+	case MSG_DIST_REASON_ALL_TARGETS_FAILED:
+		return "all_targets_failed";
+	}
+	return "unknown";
+}
+
+struct msg_dist_entry msg_dist_entry(const struct msg_dist_start *s, uint16_t i)
+{
+	const uint8_t *p = s->entries + (size_t)i * MSG_DIST_ENTRY_SIZE;
+
+	return (struct msg_dist_entry){ .address = bytes_get_le16(p), .image_index = p[2] };
+}
+
+struct msg_dist_target_info msg_dist_target_at(const struct msg_dist_targets *t, uint16_t i)
+{
+	struct reader r = { .buf = t->entries + (size_t)i * MSG_DIST_TARGET_INFO_SIZE,
+			    .len = MSG_DIST_TARGET_INFO_SIZE };
+	struct msg_dist_target_info info;
+
+	read_dist_target_info(&r, &info);
+	return info;
+}
+
+size_t msg_dist_start_size(uint8_t fwid_len, uint8_t metadata_len, uint16_t count)
+{
+	return DIST_START_HEADER_SIZE + (size_t)fwid_len + 1 + metadata_len + (size_t)count * MSG_DIST_ENTRY_SIZE;
 }

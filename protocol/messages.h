@@ -19,7 +19,7 @@
 #include "frame.h"
 
 #define MSG_VERSION_MAJOR 1
-#define MSG_VERSION_MINOR 0
+#define MSG_VERSION_MINOR 1     /* 1.1: the distribution messages (DIST_*, feature DIST) */
 
 /* The request id of every HELLO (bytes b1 4d 46 30, "\xb1MF0"). Read by an nRF5 SDK for Mesh serial device as its
  * own length-prefixed packets, this HELLO holds only opcodes that device does not know, and it ends on a packet
@@ -57,9 +57,20 @@ enum msg_type {
 	MSG_SLOT_BEGIN = 0x21,
 	MSG_SLOT_WRITE = 0x22,
 	MSG_SLOT_COMMIT = 0x23,
+	/* the distribution (protocol 1.1, feature DIST; docs/protocol.md 7.13-7.22) */
+	MSG_DIST_START = 0x40,
+	MSG_DIST_GET = 0x41,
+	MSG_DIST_TARGETS_GET = 0x42,
+	MSG_DIST_SUSPEND = 0x43,
+	MSG_DIST_RESUME = 0x44,
+	MSG_DIST_CANCEL = 0x45,
+	MSG_DIST_APPLY = 0x46,
+	MSG_DIST_TARGET = 0x50,         /* event */
+	MSG_DIST_PROGRESS = 0x51,       /* event */
+	MSG_DIST_STATE = 0x52,          /* event */
 };
 
-/* Types 0x40..0x7F belong to the distribution messages (DIST_*) of a later version; 0xF0..0xFF to test builds. */
+/* Types 0x40..0x7F belong to the distribution messages (DIST_*); 0xF0..0xFF to test builds. */
 #define MSG_DIST_FIRST 0x40
 #define MSG_DIST_LAST  0x7F
 
@@ -81,6 +92,9 @@ enum msg_status {
 	MSG_STATUS_FLASH_ERROR = 0x0C,
 	MSG_STATUS_SEQ_EXHAUSTED = 0x0D,
 	MSG_STATUS_INTERNAL = 0x0E,
+	/* DIST_* only */
+	MSG_STATUS_DIST_SLOT_MISMATCH = 0x40,   /* the slot is not COMMITTED with the SHA-256 DIST_START names */
+	MSG_STATUS_DIST_UNKNOWN_ID = 0x41,      /* no distribution with that id (the dongle knows the last one only) */
 };
 
 enum msg_reset_reason {
@@ -118,7 +132,7 @@ enum msg_slot_state {
 /* HELLO feature bits; a host ignores bits it does not know. */
 #define MSG_FEATURE_MESH        (1u << 0)       /* MESH_CONFIG, MESH_SEND, MESH_RECV */
 #define MSG_FEATURE_SLOT        (1u << 1)       /* SLOT_* */
-#define MSG_FEATURE_DIST        (1u << 2)       /* DIST_* (later version) */
+#define MSG_FEATURE_DIST        (1u << 2)       /* DIST_* (protocol 1.1) */
 #define MSG_FEATURE_SIMULATED   (1u << 3)       /* the radio and the nodes are simulated (meshfleet-sim) */
 
 /* MESH_SEND / MESH_RECV flags */
@@ -238,6 +252,194 @@ struct msg_slot_write {
 	uint16_t len;
 };
 
+/* --- the distribution (DIST_*) --- */
+
+#define MSG_DIST_FWID_MAX       32      /* Firmware ID bytes (Zephyr's BT_MESH_DFU_FWID_MAXLEN default is 16) */
+#define MSG_DIST_METADATA_MAX   255     /* Firmware Update Start metadata */
+#define MSG_DIST_ENTRY_SIZE     3       /* a DIST_START target entry: address (2), image index (1) */
+#define MSG_DIST_TARGET_INFO_SIZE 11    /* a DIST_TARGETS_GET entry */
+/* The most DIST_TARGETS_GET entries one response holds: (FRAME_MAX_PAYLOAD - 10-byte header) / 11. */
+#define MSG_DIST_TARGETS_PAGE_MAX ((FRAME_MAX_PAYLOAD - 10) / MSG_DIST_TARGET_INFO_SIZE)
+#define MSG_DIST_BLOCK_SIZE_LOG_MIN 6   /* mesh_blob.h MB_BLOCK_SIZE_LOG_MIN..MAX */
+#define MSG_DIST_BLOCK_SIZE_LOG_MAX 32
+#define MSG_DIST_CHUNK_SIZE_MIN 8       /* mesh_blob.h MB_CHUNK_SIZE_MIN..MAX */
+#define MSG_DIST_CHUNK_SIZE_MAX 377
+
+enum msg_dist_mode {
+	MSG_DIST_MODE_PUSH = 1,         /* the dongle sends every chunk; Block Get finds the losses (= MB_MODE_PUSH) */
+	MSG_DIST_MODE_PULL = 2,         /* the targets ask for chunks (low-power nodes; = MB_MODE_PULL) */
+};
+
+enum msg_dist_policy {
+	MSG_DIST_POLICY_VERIFY_ONLY = 0,        /* stop in VERIFIED; DIST_APPLY applies */
+	MSG_DIST_POLICY_APPLY = 1,              /* apply and confirm as soon as the targets verified the image */
+};
+
+enum msg_dist_state {
+	MSG_DIST_IDLE = 0,              /* no distribution since boot */
+	MSG_DIST_CONFIGURING = 1,       /* DIST_START batches arriving */
+	MSG_DIST_RUNNING = 2,
+	MSG_DIST_SUSPENDED = 3,
+	MSG_DIST_VERIFIED = 4,          /* policy verify-only: the targets hold the verified image; DIST_APPLY next */
+	MSG_DIST_COMPLETED = 5,         /* every target has a result, at least one OK */
+	MSG_DIST_FAILED = 6,            /* every target failed */
+	MSG_DIST_CANCELLED = 7,
+};
+
+/* Where a target (or the distribution) is. */
+enum msg_dist_phase {
+	MSG_DIST_PHASE_IDLE = 0,
+	MSG_DIST_PHASE_INITIATE = 1,    /* Firmware Update Start */
+	MSG_DIST_PHASE_CAPABILITIES = 2,/* BLOB Information Get */
+	MSG_DIST_PHASE_TRANSFER = 3,    /* BLOB Transfer Start, and Transfer Get after the last block */
+	MSG_DIST_PHASE_BLOCK = 4,       /* Block Start, chunks, Block Get (the block number is in DIST_GET) */
+	MSG_DIST_PHASE_VERIFY = 5,      /* Firmware Update Get until Verification Succeeded */
+	MSG_DIST_PHASE_APPLY = 6,       /* Firmware Update Apply */
+	MSG_DIST_PHASE_CONFIRM = 7,     /* Firmware Update Information Get: the new FWID? */
+	MSG_DIST_PHASE_DONE = 8,
+};
+
+enum msg_dist_result {
+	MSG_DIST_PENDING = 0,
+	MSG_DIST_OK = 1,
+	MSG_DIST_TARGET_FAILED = 2,
+	MSG_DIST_TARGET_CANCELLED = 3,
+};
+
+/* Why a target (or the distribution) ended as it did. Stable numbers: hosts store them. */
+enum msg_dist_reason {
+	MSG_DIST_REASON_NONE = 0,
+	MSG_DIST_REASON_METADATA_REJECTED = 1,          /* Update Start: Metadata Check Failed (status) */
+	MSG_DIST_REASON_START_REJECTED = 2,             /* Update Start: another error status */
+	MSG_DIST_REASON_BLOB_BUSY = 3,                  /* Update Start: Busy, or a BLOB ID that is not ours */
+	MSG_DIST_REASON_CAPABILITIES_INCOMPATIBLE = 4,  /* BLOB Information Status: cannot take this image or mode */
+	MSG_DIST_REASON_TIMEOUT_INITIATE = 5,           /* no answer in phase X after every retry */
+	MSG_DIST_REASON_TIMEOUT_CAPABILITIES = 6,
+	MSG_DIST_REASON_TIMEOUT_TRANSFER = 7,
+	MSG_DIST_REASON_TIMEOUT_BLOCK = 8,
+	MSG_DIST_REASON_TIMEOUT_VERIFY = 9,
+	MSG_DIST_REASON_TIMEOUT_APPLY = 10,
+	MSG_DIST_REASON_TIMEOUT_CONFIRM = 11,
+	MSG_DIST_REASON_VERIFICATION_FAILED = 12,
+	MSG_DIST_REASON_WRONG_FIRMWARE_AFTER_APPLY = 13,/* Information Status without the distribution's FWID */
+	MSG_DIST_REASON_CANCELLED = 14,
+	MSG_DIST_REASON_INTERNAL = 15,
+	MSG_DIST_REASON_TRANSFER_REJECTED = 16,         /* a BLOB Transfer message answered with an error (status) */
+	MSG_DIST_REASON_APPLY_REJECTED = 17,            /* Update Apply answered with an error (status) */
+	MSG_DIST_REASON_STILL_PROVISIONED = 18,         /* effect Unprovision, but the node still answers */
+	MSG_DIST_REASON_ALL_TARGETS_FAILED = 19,        /* DIST_STATE FAILED */
+};
+#define MSG_DIST_REASON_LAST MSG_DIST_REASON_ALL_TARGETS_FAILED
+
+/* Which model the status byte of a target came from. */
+enum msg_dist_status_source {
+	MSG_DIST_STATUS_NONE = 0,
+	MSG_DIST_STATUS_FU = 1,         /* Firmware Update status (mesh_dfu.h enum md_status) */
+	MSG_DIST_STATUS_BLOB = 2,       /* BLOB Transfer status (mesh_blob.h enum mb_status) */
+};
+
+/* One target of a DIST_START batch. */
+struct msg_dist_entry {
+	uint16_t address;               /* unicast */
+	uint8_t image_index;
+};
+
+/* DIST_START request (response: empty). Every field but the batch (@first, @count, @entries) must be the same in
+ * every request of one distribution id. */
+struct msg_dist_start {
+	uint32_t id;                    /* chosen by the host, != 0 */
+	uint16_t group;                 /* 0 = unicast to each target, else a group address */
+	uint16_t app_key_index;
+	uint8_t ttl;                    /* 0, 2..127, or MSG_TTL_DEFAULT */
+	uint16_t timeout_base;
+	uint8_t mode;                   /* enum msg_dist_mode */
+	uint8_t policy;                 /* enum msg_dist_policy */
+	uint8_t block_size_log;         /* 0 = from the targets' capabilities, else 6..32 */
+	uint16_t chunk_size;            /* 0 = from the targets' capabilities, else 8..377 */
+	uint8_t sha256[MSG_SHA256_SIZE];/* the COMMITTED slot's */
+	uint16_t total;                 /* targets of the distribution, >= 1 */
+	uint16_t first;                 /* index of @entries[0]; first + count <= total */
+	uint16_t count;                 /* >= 1 */
+	const uint8_t *fwid;            /* borrowed; 1..MSG_DIST_FWID_MAX bytes */
+	uint8_t fwid_len;
+	const uint8_t *metadata;        /* borrowed; 0..MSG_DIST_METADATA_MAX bytes */
+	uint8_t metadata_len;
+	const uint8_t *entries;         /* borrowed: @count entries of MSG_DIST_ENTRY_SIZE bytes; msg_dist_entry() */
+};
+
+/* DIST_GET response (request: empty). */
+struct msg_dist_info {
+	uint32_t id;                    /* 0 in IDLE */
+	uint8_t state;                  /* enum msg_dist_state */
+	uint8_t phase;                  /* enum msg_dist_phase */
+	uint8_t reason;                 /* enum msg_dist_reason: FAILED, CANCELLED */
+	uint8_t mode;                   /* enum msg_dist_mode */
+	uint16_t group;                 /* the address the group rounds go to; 0 = unicast to each target */
+	uint16_t block;                 /* the current block (BLOCK), blocks done otherwise */
+	uint16_t blocks;                /* 0 until the capabilities are known */
+	uint8_t block_size_log;
+	uint16_t chunk_size;
+	uint16_t total;
+	uint16_t received;              /* targets received (CONFIGURING) */
+	uint16_t pending;               /* targets by result */
+	uint16_t succeeded;
+	uint16_t failed;
+	uint16_t cancelled;
+	uint32_t elapsed_ms;            /* since the last batch arrived */
+};
+
+/* DIST_TARGETS_GET request. */
+struct msg_dist_page {
+	uint16_t first;
+	uint16_t max;                   /* 0 = as many as fit (MSG_DIST_TARGETS_PAGE_MAX) */
+};
+
+/* One target's state: a DIST_TARGETS_GET entry and the body of a DIST_TARGET event. */
+struct msg_dist_target_info {
+	uint16_t address;
+	uint8_t image_index;
+	uint8_t phase;                  /* enum msg_dist_phase: where the target is, or where it ended */
+	uint8_t result;                 /* enum msg_dist_result */
+	uint8_t reason;                 /* enum msg_dist_reason */
+	uint8_t status_source;          /* enum msg_dist_status_source */
+	uint8_t status;                 /* the target's last status of that model, raw */
+	uint8_t effect;                 /* mesh_dfu.h enum md_effect, as the target announced it */
+	uint16_t blocks_done;
+};
+
+/* DIST_TARGETS_GET response: @count entries from @first; walk them with msg_dist_target_at(). */
+struct msg_dist_targets {
+	uint32_t id;
+	uint16_t total;
+	uint16_t first;
+	uint16_t count;
+	const uint8_t *entries;         /* borrowed: the entries as on the wire (decoded) */
+	const struct msg_dist_target_info *info;        /* or these, @count of them (the encoder prefers them) */
+};
+
+/* DIST_TARGET event. */
+struct msg_dist_target_evt {
+	uint32_t id;
+	uint16_t index;                 /* position in the distribution's target list */
+	struct msg_dist_target_info t;
+};
+
+/* DIST_PROGRESS event: at most one per block. */
+struct msg_dist_progress {
+	uint32_t id;
+	uint16_t blocks_done;
+	uint16_t blocks;
+	uint16_t active;                /* targets still pending */
+};
+
+/* DIST_STATE event. */
+struct msg_dist_state_evt {
+	uint32_t id;
+	uint8_t state;
+	uint8_t phase;
+	uint8_t reason;
+};
+
 /* One message. @type and @kind select the member of @u:
  *
  *	type          request        response (status OK)     event
@@ -253,6 +455,14 @@ struct msg_slot_write {
  *	SLOT_BEGIN    slot_image     -
  *	SLOT_WRITE    slot_write     bytes_written (also when status is not OK)
  *	SLOT_COMMIT   slot_image     -
+ *	DIST_START    dist_start     -
+ *	DIST_GET      -              dist_info
+ *	DIST_TARGETS_GET dist_page   dist_targets
+ *	DIST_SUSPEND, DIST_RESUME, DIST_CANCEL, DIST_APPLY
+ *	              dist_id        -
+ *	DIST_TARGET                                           dist_target
+ *	DIST_PROGRESS                                         dist_progress
+ *	DIST_STATE                                            dist_state
  *
  * "-" is an empty payload; a blank cell is a combination that does not exist. A response whose status is not OK
  * has an empty payload, except SLOT_WRITE's. */
@@ -274,6 +484,14 @@ struct msg {
 		struct msg_slot_image slot_image;
 		struct msg_slot_write slot_write;
 		uint32_t bytes_written; /* SLOT_WRITE response */
+		struct msg_dist_start dist_start;
+		struct msg_dist_info dist_info;
+		struct msg_dist_page dist_page;
+		struct msg_dist_targets dist_targets;
+		uint32_t dist_id;       /* DIST_SUSPEND, _RESUME, _CANCEL, _APPLY requests */
+		struct msg_dist_target_evt dist_target;
+		struct msg_dist_progress dist_progress;
+		struct msg_dist_state_evt dist_state;
 	} u;
 };
 
@@ -307,5 +525,19 @@ const char *msg_status_to_string(unsigned status);
 const char *msg_reset_reason_to_string(unsigned reason);
 const char *msg_log_level_to_string(unsigned level);
 const char *msg_slot_state_to_string(unsigned state);
+/* The distribution's names, as docs/protocol.md writes them: "RUNNING", "BLOCK", "timeout_block", ... */
+const char *msg_dist_state_to_string(unsigned state);
+const char *msg_dist_phase_to_string(unsigned phase);
+const char *msg_dist_result_to_string(unsigned result);
+const char *msg_dist_reason_to_string(unsigned reason);
+
+/* Entry @i (< count) of a decoded DIST_START batch. */
+struct msg_dist_entry msg_dist_entry(const struct msg_dist_start *s, uint16_t i);
+
+/* Entry @i (< count) of a decoded DIST_TARGETS_GET response. */
+struct msg_dist_target_info msg_dist_target_at(const struct msg_dist_targets *t, uint16_t i);
+
+/* Bytes of a DIST_START request with those lengths (to size batches: at most FRAME_MAX_PAYLOAD). */
+size_t msg_dist_start_size(uint8_t fwid_len, uint8_t metadata_len, uint16_t count);
 
 #endif

@@ -14,7 +14,17 @@ static bool is_cached_type(uint8_t type)
 	case MSG_SLOT_BEGIN:
 	case MSG_SLOT_WRITE:
 	case MSG_SLOT_COMMIT:
+	case MSG_DIST_START:    /* idempotent anyway; the cache spares the log lines and the checks */
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
 		return true;
+	case MSG_DIST_GET:
+	case MSG_DIST_TARGETS_GET:
+	case MSG_DIST_TARGET:
+	case MSG_DIST_PROGRESS:
+	case MSG_DIST_STATE:
 	case MSG_HELLO:         /* idempotent, or not a request at all */
 	case MSG_ECHO:
 	case MSG_STATS:
@@ -89,6 +99,26 @@ static void flush_log(struct core *c)
 		}
 		c->next_event_seq++;
 		logq_pop(&c->log);
+	}
+}
+
+/* Sends the distribution's due events while the platform takes them; the rest wait in the distributor's flags
+ * (coalesced, never dropped). */
+static void flush_dist(struct core *c)
+{
+	struct msg m;
+	size_t len;
+
+	account_log_drops(c);
+	while (dist_next_event(&c->dist, &m)) {
+		if (encode_event(c, &m, &len)) {
+			if (!send_frame(c, len))
+				return;
+		} else {
+			c->counters.events_dropped++;   /* a bug: the distributor builds events the codec accepts */
+		}
+		c->next_event_seq++;
+		dist_event_sent(&c->dist, &m);
 	}
 }
 
@@ -187,6 +217,8 @@ static uint32_t features(const struct core *c)
 		f |= MSG_FEATURE_MESH;
 	if (slot_available(&c->slot))
 		f |= MSG_FEATURE_SLOT;
+	if (mesh_available(&c->mesh) && slot_available(&c->slot))
+		f |= MSG_FEATURE_DIST;
 	return f;
 }
 
@@ -233,6 +265,21 @@ static enum msg_status handle_slot_write(struct core *c, const struct msg_slot_w
 	return st;
 }
 
+static enum msg_status handle_dist_targets(struct core *c, const struct msg_dist_page *req, struct msg *rsp)
+{
+	return dist_targets_get(&c->dist, req, &rsp->u.dist_targets);
+}
+
+/* The slot holds the image a distribution sends: it stays as it is until the distribution ends. */
+static bool slot_locked(struct core *c)
+{
+	if (!dist_active(&c->dist))
+		return false;
+	core_logf(c, MSG_LOG_WARNING, MODULE, "the slot is in use by distribution %u: cancel it or wait for its end",
+		  (unsigned)c->dist.id);
+	return true;
+}
+
 /* Executes a request that decoded cleanly. */
 static enum msg_status dispatch(struct core *c, const struct msg *req, struct msg *rsp)
 {
@@ -255,13 +302,35 @@ static enum msg_status dispatch(struct core *c, const struct msg *req, struct ms
 		slot_info(&c->slot, &rsp->u.slot_info);
 		return MSG_STATUS_OK;
 	case MSG_SLOT_BEGIN:
-		return slot_begin(&c->slot, &req->u.slot_image);
+		return slot_locked(c) ? MSG_STATUS_BUSY : slot_begin(&c->slot, &req->u.slot_image);
 	case MSG_SLOT_WRITE:
+		if (slot_locked(c)) {
+			rsp->u.bytes_written = c->slot.bytes_written;
+			return MSG_STATUS_BUSY;
+		}
 		return handle_slot_write(c, &req->u.slot_write, rsp);
 	case MSG_SLOT_COMMIT:
-		return slot_commit(&c->slot, &req->u.slot_image);
+		return slot_locked(c) ? MSG_STATUS_BUSY : slot_commit(&c->slot, &req->u.slot_image);
+	case MSG_DIST_START:
+		return dist_start(&c->dist, &req->u.dist_start);
+	case MSG_DIST_GET:
+		dist_get(&c->dist, &rsp->u.dist_info);
+		return MSG_STATUS_OK;
+	case MSG_DIST_TARGETS_GET:
+		return handle_dist_targets(c, &req->u.dist_page, rsp);
+	case MSG_DIST_SUSPEND:
+		return dist_suspend(&c->dist, req->u.dist_id);
+	case MSG_DIST_RESUME:
+		return dist_resume(&c->dist, req->u.dist_id);
+	case MSG_DIST_CANCEL:
+		return dist_cancel(&c->dist, req->u.dist_id);
+	case MSG_DIST_APPLY:
+		return dist_apply(&c->dist, req->u.dist_id);
 	case MSG_LOG:           /* events: msg_decode() never yields them as requests */
 	case MSG_MESH_RECV:
+	case MSG_DIST_TARGET:
+	case MSG_DIST_PROGRESS:
+	case MSG_DIST_STATE:
 		return MSG_STATUS_UNKNOWN_MESSAGE;
 	}
 	return MSG_STATUS_UNKNOWN_MESSAGE;
@@ -325,6 +394,7 @@ enum msg_status core_init(struct core *c, const struct core_platform *platform, 
 	cobs_stream_init(&c->rx, c->rx_buf, sizeof(c->rx_buf));
 	slot_ok = slot_init(&c->slot, platform, &c->log);
 	mesh_init(&c->mesh, platform, &c->log);
+	dist_init(&c->dist, platform, &c->log, &c->mesh, &c->slot);
 	slot_info(&c->slot, &info);
 	core_logf(c, MSG_LOG_INFO, MODULE, "boot (%s), firmware %u.%u.%u; slot %s, %u of %u bytes; mesh sequence %u",
 		  msg_reset_reason_to_string(c->config.reset_reason), c->config.fw_major, c->config.fw_minor,
@@ -343,13 +413,29 @@ void core_input(struct core *c, const uint8_t *data, size_t len)
 		if (frame_len > 0)
 			handle_frame(c, c->rx_buf, frame_len);
 	}
+	flush_dist(c);
 	flush_log(c);
 }
 
 uint32_t core_poll(struct core *c)
 {
+	uint32_t delay;
+
+	if (c->reset_requested)
+		return CORE_POLL_IDLE;
+	delay = dist_poll(&c->dist);
+	flush_dist(c);
 	flush_log(c);
-	return CORE_POLL_IDLE;
+	return delay;
+}
+
+void core_mesh_tx_done(struct core *c)
+{
+	if (c->reset_requested)
+		return;
+	dist_tx_done(&c->dist);
+	flush_dist(c);
+	flush_log(c);
 }
 
 void core_mesh_recv(struct core *c, const struct msg_mesh_recv *rx)
@@ -359,6 +445,12 @@ void core_mesh_recv(struct core *c, const struct msg_mesh_recv *rx)
 
 	if (c->reset_requested || !mesh_accept(&c->mesh, rx))
 		return;
+	if (dist_recv(&c->dist, rx)) {
+		/* the distributor's own traffic is not forwarded: at N = 1000 it would flood the link */
+		flush_dist(c);
+		flush_log(c);
+		return;
+	}
 	account_log_drops(c);
 	/* An event that cannot be sent still uses its number: the gap tells the host to ask again. */
 	if (!encode_event(c, &m, &len) || !send_frame(c, len))

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "cobs.h"
+#include "dist.h"
 #include "frame.h"
 #include "logq.h"
 #include "mesh.h"
@@ -32,7 +33,7 @@
 #define CORE_REQUEST_WINDOW 32
 #define CORE_DUP_CACHE_SIZE 32          /* >= the window (docs/protocol.md, "Duplicates") */
 #define CORE_DUP_PAYLOAD_MAX 4          /* the largest response payload of a cached type */
-#define CORE_MAX_TARGETS 256            /* placeholder until the distribution (DIST_*) arrives */
+#define CORE_MAX_TARGETS DIST_TARGETS_MAX       /* HELLO max_targets: one distribution's */
 #define CORE_MAX_FRAME FRAME_MAX_SIZE   /* announced in HELLO: the core takes and sends frames of any size */
 #define CORE_POLL_IDLE UINT32_MAX       /* core_poll(): no deadline */
 
@@ -75,6 +76,7 @@ struct core {
 	struct logq log;
 	struct slot slot;
 	struct mesh mesh;
+	struct dist dist;                       /* the distribution (DIST_*), about 21 KiB with 1024 targets */
 	struct cobs_stream rx;
 	uint8_t rx_buf[CORE_MAX_FRAME];
 	uint8_t tx_frame[CORE_MAX_FRAME];
@@ -97,8 +99,12 @@ void core_input(struct core *c, const uint8_t *data, size_t len);
 /* Sends queued events; returns the milliseconds until the core wants to be polled again, or CORE_POLL_IDLE. */
 uint32_t core_poll(struct core *c);
 
-/* One access message from the mesh stack (borrowed for the call); forwarded to the host as MESH_RECV. */
+/* One access message from the mesh stack (borrowed for the call): a target's answer to the distribution goes to it,
+ * everything else to the host as MESH_RECV. */
 void core_mesh_recv(struct core *c, const struct msg_mesh_recv *rx);
+
+/* The stack finished sending the last message the core handed it (struct core_platform.has_mesh_tx_done). */
+void core_mesh_tx_done(struct core *c);
 
 /* More sequence numbers for a stack that retransmits segments (platform.h, struct core_mesh_tx). */
 enum msg_status core_mesh_seq_alloc(struct core *c, uint32_t count, uint32_t *ret_first);

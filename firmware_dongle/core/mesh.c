@@ -163,6 +163,11 @@ enum msg_status mesh_send(struct mesh *m, const struct msg_mesh_send *s)
 	tx.iv_index = m->iv_index;
 	tx.net_key_index = m->net_key_index;
 	err = p->ops->mesh_send(p->ctx, &tx);
+	m->last_busy = err == CORE_MESH_SEND_BUSY;
+	if (err == CORE_MESH_SEND_BUSY) {
+		m->next = tx.seq;       /* nothing was sent with them: the numbers are handed out again */
+		return MSG_STATUS_BUSY;
+	}
 	if (err != 0) {
 		m->tx_failed++;
 		logq_printf(m->log, MSG_LOG_WARNING, MODULE, "the mesh stack refused a message to 0x%04x (error %d)",

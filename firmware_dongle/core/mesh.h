@@ -33,6 +33,7 @@ struct mesh {
 	uint32_t tx_failed;
 	uint32_t rx;
 	uint32_t rx_ignored;                    /* received before MESH_CONFIG */
+	bool last_busy;                         /* the last mesh_send() was refused with CORE_MESH_SEND_BUSY */
 };
 
 /* Reads the record: after a reset the sequence numbers continue at the stored high-water mark. */
@@ -44,7 +45,8 @@ bool mesh_available(const struct mesh *m);
 /* MESH_CONFIG. On success *ret_seq is the sequence number the dongle will use next. */
 enum msg_status mesh_configure(struct mesh *m, const struct msg_mesh_config *cfg, uint32_t *ret_seq);
 
-/* MESH_SEND: one access message to the platform's stack. */
+/* MESH_SEND: one access message to the platform's stack. MSG_STATUS_BUSY when the stack refused it, or said
+ * CORE_MESH_SEND_BUSY (then its sequence numbers are given back: nothing was sent with them). */
 enum msg_status mesh_send(struct mesh *m, const struct msg_mesh_send *s);
 
 /* Takes @count consecutive sequence numbers, saving a new high-water mark first when they reach it. */

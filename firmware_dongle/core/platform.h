@@ -5,8 +5,10 @@
  * Execution model ("poll"): the core is single-threaded and never blocks or sleeps. The port calls, from one thread,
  *   core_input()      with bytes received from the host, in chunks of any size;
  *   core_mesh_recv()  with each access message the mesh stack delivers;
- *   core_poll()       after its transmit buffer gained room, and at the latest when the delay core_poll() returned
- *                     last time has passed (CORE_POLL_IDLE: no deadline).
+ *   core_mesh_tx_done() when the stack finished sending a message the core handed it (has_mesh_tx_done);
+ *   core_poll()       after each of the calls above and after its transmit buffer gained room, and at the latest
+ *                     when the delay core_poll() returned last time has passed (CORE_POLL_IDLE: no deadline):
+ *                     its result re-arms the one timer (the distribution has deadlines of its own).
  * So a port needs one work item or loop iteration and one one-shot timer, nothing else. Every operation below is
  * synchronous: it has finished (written to flash, queued for transmission) when it returns.
  *
@@ -31,6 +33,9 @@ enum core_record {
 };
 #define CORE_RECORD_COUNT 2
 #define CORE_RECORD_MAX 64
+
+/* mesh_send(): the stack is busy with an earlier message (not an error: try again after core_mesh_tx_done()). */
+#define CORE_MESH_SEND_BUSY 1
 
 /* One access message for the mesh stack. The core chose the sequence numbers: the stack must use exactly the
  * @seq_count numbers from @seq (one per network PDU of a single transmission: 1 unsegmented, else one per segment)
@@ -72,7 +77,13 @@ struct core_platform_ops {
 	 * one access message to it. Answers come back through core_mesh_recv(). NULL when the board has no mesh
 	 * stack: the MESH feature bit is then clear. */
 	int (*mesh_config)(void *ctx, const struct msg_mesh_config *cfg, uint32_t next_seq);
+	/* May also return CORE_MESH_SEND_BUSY: the stack holds a message already and took nothing; the core tries
+	 * again after core_mesh_tx_done() (or a while later without it). */
 	int (*mesh_send)(void *ctx, const struct core_mesh_tx *tx);
+
+	/* @len random bytes (the distribution's BLOB ID); 0 on success. NULL: the core derives the BLOB ID from the
+	 * clock and the distribution id, unique but guessable. */
+	int (*random)(void *ctx, uint8_t *buf, size_t len);
 
 	/* Reset. Called after the response to RESET has been queued: the port lets its transmit buffer drain, then
 	 * restarts (MSG_RESET_MODE_APP; the next core_init() gets reset reason HOST) or enters the bootloader
@@ -92,6 +103,10 @@ struct core_platform {
 	uint32_t slot_page_size;                /* erase unit */
 	uint32_t slot_write_align;              /* 1, 2 or 4 (SLOT_WRITE data come in multiples of 4) */
 	bool has_bootloader;                    /* RESET mode 1 possible; else the host gets NOT_SUPPORTED */
+	/* The port calls core_mesh_tx_done() each time the stack has finished sending a message the core handed it:
+	 * the distribution then keeps exactly one message in the stack. Without it the distribution paces itself
+	 * at DIST_PDU_MS per network PDU (dist.h). */
+	bool has_mesh_tx_done;
 };
 
 #endif

@@ -285,8 +285,20 @@ static void execute(struct fake_dongle *f, const struct frame_header *h, const u
 		}
 		return;
 	case MSG_HELLO:
+	case MSG_DIST_START:    /* a fake without the DIST feature */
+	case MSG_DIST_GET:
+	case MSG_DIST_TARGETS_GET:
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY:
+		answer(f, h, MSG_STATUS_NOT_SUPPORTED, NULL, 0);
+		return;
 	case MSG_LOG:
 	case MSG_MESH_RECV:
+	case MSG_DIST_TARGET:
+	case MSG_DIST_PROGRESS:
+	case MSG_DIST_STATE:
 		answer(f, h, MSG_STATUS_UNKNOWN_MESSAGE, NULL, 0);
 		return;
 	}

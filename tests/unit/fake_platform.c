@@ -114,6 +114,10 @@ static int fake_mesh_send(void *ctx, const struct core_mesh_tx *tx)
 
 	if (f->mesh_fail)
 		return -105;
+	if (f->mesh_busy > 0) {
+		f->mesh_busy--;
+		return CORE_MESH_SEND_BUSY;
+	}
 	t = &f->mesh_tx[f->mesh_tx_count++ % FAKE_MESH_MAX];
 	t->src = tx->src;
 	t->dst = tx->msg->dst;
@@ -125,6 +129,17 @@ static int fake_mesh_send(void *ctx, const struct core_mesh_tx *tx)
 	t->iv_index = tx->iv_index;
 	t->payload_len = tx->msg->payload_len;
 	memcpy(t->payload, tx->msg->payload, tx->msg->payload_len);
+	if (f->mesh_hook)
+		f->mesh_hook(f->hook_ctx, t);
+	return 0;
+}
+
+static int fake_random(void *ctx, uint8_t *buf, size_t len)
+{
+	struct fake *f = ctx;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(++f->random_state * 0x9E3779B97F4A7C15ull >> 56);
 	return 0;
 }
 
@@ -150,7 +165,7 @@ static const struct core_platform_ops ops_full = {
 	.send = fake_send, .now_ms = fake_now,
 	.slot_erase = fake_erase, .slot_write = fake_write, .slot_read = fake_read,
 	.store_read = fake_store_read, .store_write = fake_store_write,
-	.mesh_config = fake_mesh_config, .mesh_send = fake_mesh_send,
+	.mesh_config = fake_mesh_config, .mesh_send = fake_mesh_send, .random = fake_random,
 	.reset = fake_reset, .log = fake_log,
 };
 static const struct core_platform_ops ops_no_mesh = {

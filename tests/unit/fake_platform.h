@@ -54,6 +54,11 @@ struct fake {
 	struct fake_mesh_tx mesh_tx[FAKE_MESH_MAX];     /* the last FAKE_MESH_MAX, by count % FAKE_MESH_MAX */
 	unsigned mesh_tx_count;
 	bool mesh_fail;                 /* the stack refuses messages (-105, ENOBUFS) */
+	unsigned mesh_busy;             /* > 0: that many sends answer CORE_MESH_SEND_BUSY */
+	/* test_dist: sees every message the stack takes (the ring above keeps only the last FAKE_MESH_MAX) */
+	void (*mesh_hook)(void *hook_ctx, const struct fake_mesh_tx *tx);
+	void *hook_ctx;
+	uint64_t random_state;          /* the random op: a counter, so runs repeat */
 	/* reset and log */
 	unsigned resets;
 	enum msg_reset_mode reset_mode;

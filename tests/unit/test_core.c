@@ -258,14 +258,14 @@ static void test_hello_and_boot_log(void)
 	fresh(true, true);
 	h = hello();
 	is_int(h.proto_major, 1, "HELLO: protocol major 1");
-	is_int(h.proto_minor, 0, "HELLO: protocol minor 0");
+	is_int(h.proto_minor, MSG_VERSION_MINOR, "HELLO: protocol minor %d", MSG_VERSION_MINOR);
 	is_int(h.reset_reason, MSG_RESET_POWER_ON, "HELLO: reset reason as booted");
 	is_int(h.request_window, CORE_REQUEST_WINDOW, "HELLO: request window");
 	is_int(h.max_frame, FRAME_MAX_SIZE, "HELLO: max frame");
-	is_int(h.max_targets, CORE_MAX_TARGETS, "HELLO: max targets (placeholder)");
+	is_int(h.max_targets, CORE_MAX_TARGETS, "HELLO: max targets (one distribution's)");
 	is_int(h.slot_size, FAKE_SLOT_SIZE, "HELLO: slot size from the platform");
-	is_int(h.features, MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_SIMULATED,
-	       "HELLO: features MESH | SLOT | the port's SIMULATED");
+	is_int(h.features, MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_DIST | MSG_FEATURE_SIMULATED,
+	       "HELLO: features MESH | SLOT | DIST | the port's SIMULATED");
 	is_int(h.next_event_seq, 0, "HELLO: no event sent before");
 	ok(h.fw_minor == 1 && h.fw_patch == 2 && h.build_id[0] == 0x9c && h.build_id[7] == 0xf8,
 	   "HELLO: firmware version and build id from the config");
@@ -328,7 +328,7 @@ static void test_unknown_and_bad_requests(void)
 	hello();
 	/* an unknown type, and LOG (an event) sent as a request */
 	for (int i = 0; i < 3; i++) {
-		static const uint8_t types[] = { 0x30, MSG_LOG, MSG_DIST_FIRST };
+		static const uint8_t types[] = { 0x30, MSG_LOG, MSG_DIST_LAST };     /* unused, an event, unused */
 
 		h.type = types[i];
 		h.seq = 0x1234 + (uint32_t)i;

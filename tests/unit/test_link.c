@@ -765,7 +765,7 @@ static void test_diagnoses(void)
 	struct link_options o;
 	struct fake_dongle f, seen;
 	struct watch w;
-	char path[128], pidtext[32], want_group[64];
+	char path[128], pidtext[32], want_group[64], speaks[64];
 	struct group *gr;
 	int fd;
 
@@ -859,8 +859,8 @@ static void test_diagnoses(void)
 
 	fo.mode = FAKE_MESHFLEET;
 	fo.proto_major = 2;
-	diag_with_fake("dongle-v2", &fo, LINK_DIAG_VERSION_MISMATCH, "the dongle on", "speaks 2.0, meshfleetd speaks 1.0",
-		       NULL);
+	snprintf(speaks, sizeof(speaks), "speaks 2.0, meshfleetd speaks %d.%d", MSG_VERSION_MAJOR, MSG_VERSION_MINOR);
+	diag_with_fake("dongle-v2", &fo, LINK_DIAG_VERSION_MISMATCH, "the dongle on", speaks, NULL);
 	fo.proto_major = 0;
 
 	fo.mode = FAKE_OTHER_FORMAT;

@@ -552,6 +552,28 @@ static uint8_t access_max[MSG_ACCESS_MAX];
 static uint8_t write_data[MSG_SLOT_WRITE_MAX];
 static uint8_t echo_max[FRAME_MAX_PAYLOAD];
 
+static const uint8_t dist_fwid[] = { 0x59, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t dist_metadata[] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+static const uint8_t dist_entries[] = { 0x00, 0x01, 0x00, 0x02, 0x01, 0x01 };     /* 0x0100/0, 0x0102/1 */
+static const struct msg_dist_start dist_start_example = {
+	.id = 7, .group = 0xc100, .app_key_index = 0, .ttl = 5, .timeout_base = 3, .mode = MSG_DIST_MODE_PUSH,
+	.policy = MSG_DIST_POLICY_APPLY, .block_size_log = 0, .chunk_size = 0, .total = 2, .first = 0, .count = 2,
+	.fwid = dist_fwid, .fwid_len = sizeof(dist_fwid), .metadata = dist_metadata,
+	.metadata_len = sizeof(dist_metadata), .entries = dist_entries,
+};
+static const struct msg_dist_info dist_info_example = {
+	.id = 7, .state = MSG_DIST_RUNNING, .phase = MSG_DIST_PHASE_BLOCK, .mode = MSG_DIST_MODE_PUSH,
+	.group = 0xc100, .block = 3, .blocks = 25, .block_size_log = 12, .chunk_size = 256, .total = 1000,
+	.received = 1000, .pending = 990, .succeeded = 0, .failed = 10, .cancelled = 0, .elapsed_ms = 123456,
+};
+static const struct msg_dist_target_info dist_target_examples[2] = {
+	{ .address = 0x0100, .image_index = 0, .phase = MSG_DIST_PHASE_BLOCK, .result = MSG_DIST_PENDING,
+	  .status_source = MSG_DIST_STATUS_BLOB, .status = 0, .effect = 0, .blocks_done = 3 },
+	{ .address = 0x7fff, .image_index = 255, .phase = MSG_DIST_PHASE_INITIATE, .result = MSG_DIST_TARGET_FAILED,
+	  .reason = MSG_DIST_REASON_METADATA_REJECTED, .status_source = MSG_DIST_STATUS_FU, .status = 5,
+	  .effect = 31, .blocks_done = 0 },
+};
+
 static struct msg make(enum msg_type type, enum frame_kind kind)
 {
 	return (struct msg){ .type = type, .kind = kind };
@@ -709,6 +731,80 @@ static bool sample(size_t i, struct msg *m)
 							 .bytes_written = 0x8000, .state = MSG_SLOT_WRITING };
 		memcpy(m->u.slot_info.sha256, sha_a, 32);
 		return true;
+	case 31:
+		*m = make(MSG_DIST_START, FRAME_REQUEST);
+		m->u.dist_start = dist_start_example;
+		return true;
+	case 32:
+		*m = make(MSG_DIST_START, FRAME_REQUEST);       /* longest FWID and metadata, unicast, pull, sizes */
+		m->u.dist_start = dist_start_example;
+		m->u.dist_start.group = 0;
+		m->u.dist_start.mode = MSG_DIST_MODE_PULL;
+		m->u.dist_start.policy = MSG_DIST_POLICY_VERIFY_ONLY;
+		m->u.dist_start.block_size_log = 32;
+		m->u.dist_start.chunk_size = 377;
+		m->u.dist_start.ttl = MSG_TTL_DEFAULT;
+		m->u.dist_start.fwid = echo_max;
+		m->u.dist_start.fwid_len = MSG_DIST_FWID_MAX;
+		m->u.dist_start.metadata = echo_max;
+		m->u.dist_start.metadata_len = MSG_DIST_METADATA_MAX;
+		m->u.dist_start.total = 1024;
+		m->u.dist_start.first = 1022;
+		m->u.dist_start.count = 2;
+		return true;
+	case 33:
+		*m = make(MSG_DIST_START, FRAME_RESPONSE);
+		return true;
+	case 34:
+		*m = make(MSG_DIST_GET, FRAME_REQUEST);
+		return true;
+	case 35:
+		*m = make(MSG_DIST_GET, FRAME_RESPONSE);
+		m->u.dist_info = dist_info_example;
+		return true;
+	case 36:
+		*m = make(MSG_DIST_TARGETS_GET, FRAME_REQUEST);
+		m->u.dist_page = (struct msg_dist_page){ .first = 90, .max = 0 };
+		return true;
+	case 37:
+		*m = make(MSG_DIST_TARGETS_GET, FRAME_RESPONSE);
+		m->u.dist_targets = (struct msg_dist_targets){ .id = 7, .total = 100, .first = 98, .count = 2,
+							       .info = dist_target_examples };
+		return true;
+	case 38:
+		*m = make(MSG_DIST_TARGETS_GET, FRAME_RESPONSE);        /* past the end: no entries */
+		m->u.dist_targets = (struct msg_dist_targets){ .id = 7, .total = 100, .first = 0, .count = 0 };
+		return true;
+	case 39:
+		*m = make(MSG_DIST_SUSPEND, FRAME_REQUEST);
+		m->u.dist_id = 7;
+		return true;
+	case 40:
+		*m = make(MSG_DIST_RESUME, FRAME_REQUEST);
+		m->u.dist_id = 0xffffffff;
+		return true;
+	case 41:
+		*m = make(MSG_DIST_CANCEL, FRAME_REQUEST);
+		m->u.dist_id = 1;
+		return true;
+	case 42:
+		*m = make(MSG_DIST_APPLY, FRAME_RESPONSE);
+		m->status = MSG_STATUS_BAD_STATE;
+		return true;
+	case 43:
+		*m = make(MSG_DIST_TARGET, FRAME_EVENT);
+		m->u.dist_target = (struct msg_dist_target_evt){ .id = 7, .index = 99, .t = dist_target_examples[1] };
+		return true;
+	case 44:
+		*m = make(MSG_DIST_PROGRESS, FRAME_EVENT);
+		m->u.dist_progress = (struct msg_dist_progress){ .id = 7, .blocks_done = 3, .blocks = 25, .active = 998 };
+		return true;
+	case 45:
+		*m = make(MSG_DIST_STATE, FRAME_EVENT);
+		m->u.dist_state = (struct msg_dist_state_evt){ .id = 7, .state = MSG_DIST_FAILED,
+							       .phase = MSG_DIST_PHASE_DONE,
+							       .reason = MSG_DIST_REASON_ALL_TARGETS_FAILED };
+		return true;
 	}
 	return false;
 }
@@ -842,7 +938,7 @@ static void test_messages_refused(void)
 	uint8_t major = 0, minor = 0;
 
 	refuse("unknown type 0x7e", 0x7e, FRAME_REQUEST, 0, NULL, 0, MSG_STATUS_UNKNOWN_MESSAGE);
-	refuse("reserved DIST type 0x40", 0x40, FRAME_REQUEST, 0, NULL, 0, MSG_STATUS_UNKNOWN_MESSAGE);
+	refuse("unused DIST type 0x7f", MSG_DIST_LAST, FRAME_REQUEST, 0, NULL, 0, MSG_STATUS_UNKNOWN_MESSAGE);
 	refuse("type 0", 0x00, FRAME_REQUEST, 0, NULL, 0, MSG_STATUS_UNKNOWN_MESSAGE);
 	refuse("LOG as a request", MSG_LOG, FRAME_REQUEST, 0, log, log_len, MSG_STATUS_UNKNOWN_MESSAGE);
 	refuse("HELLO as an event", MSG_HELLO, FRAME_EVENT, 0, NULL, 0, MSG_STATUS_UNKNOWN_MESSAGE);
@@ -1099,7 +1195,9 @@ static void test_names(void)
 {
 	static const uint8_t types[] = { MSG_HELLO, MSG_ECHO, MSG_RESET, MSG_STATS, MSG_LOG, MSG_MESH_CONFIG,
 					 MSG_MESH_SEND, MSG_MESH_RECV, MSG_SLOT_INFO, MSG_SLOT_BEGIN, MSG_SLOT_WRITE,
-					 MSG_SLOT_COMMIT };
+					 MSG_SLOT_COMMIT, MSG_DIST_START, MSG_DIST_GET, MSG_DIST_TARGETS_GET,
+					 MSG_DIST_SUSPEND, MSG_DIST_RESUME, MSG_DIST_CANCEL, MSG_DIST_APPLY,
+					 MSG_DIST_TARGET, MSG_DIST_PROGRESS, MSG_DIST_STATE };
 	int named = 0, valid = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
@@ -1121,7 +1219,8 @@ static void test_names(void)
 	}
 	ok(1, "no other type is valid");
 	is_str(msg_type_to_string(MSG_SLOT_WRITE), "SLOT_WRITE", "SLOT_WRITE name");
-	is_str(msg_type_to_string(0x41), "DIST (reserved)", "0x41 is in the DIST range");
+	is_str(msg_type_to_string(0x4f), "DIST (reserved)", "0x4f is in the DIST range, unused");
+	is_str(msg_type_to_string(MSG_DIST_TARGETS_GET), "DIST_TARGETS_GET", "DIST_TARGETS_GET name");
 	is_str(msg_type_to_string(0xee), "unknown", "0xee unknown");
 	for (unsigned s = 0; s <= MSG_STATUS_INTERNAL; s++)
 		ok(strcmp(msg_status_to_string(s), "unknown") != 0, "status 0x%02x is %s", s, msg_status_to_string(s));
@@ -1141,6 +1240,223 @@ static void test_names(void)
 	is_str(msg_log_level_to_string(0), "unknown", "log level 0 unknown");
 	is_str(msg_slot_state_to_string(MSG_SLOT_COMMITTED), "COMMITTED", "slot state name");
 	is_str(msg_slot_state_to_string(3), "unknown", "slot state 3 unknown");
+}
+
+/* ---------------------------------------------------------------- DIST_* field and length checks */
+
+/* Encodes @m's payload into @out (test bug if it fails); returns its length. */
+static size_t dist_payload(const struct msg *m, uint8_t *out)
+{
+	size_t len = 0;
+
+	if (msg_encode(m, out, FRAME_MAX_PAYLOAD, &len) != MSG_STATUS_OK)
+		ok(0, "test bug: the %s sample does not encode", msg_type_to_string(m->type));
+	return len;
+}
+
+/* spoiled() with two bytes changed. */
+static const uint8_t *spoiled2(const uint8_t *src, size_t len, size_t off1, uint8_t val1, size_t off2, uint8_t val2)
+{
+	static uint8_t copy[FRAME_MAX_PAYLOAD + 8];
+
+	memcpy(copy, src, len);
+	copy[off1] = val1;
+	copy[off2] = val2;
+	return copy;
+}
+
+static void test_dist_refused(void)
+{
+	static uint8_t many[3 * 400];
+	static uint8_t p[FRAME_MAX_PAYLOAD], big[FRAME_MAX_PAYLOAD + 8];
+	struct msg m = make(MSG_DIST_START, FRAME_REQUEST), e;
+	size_t len, out_len;
+
+	m.u.dist_start = dist_start_example;
+	len = dist_payload(&m, p);
+	is_int(len, 55 + 10 + 1 + 8 + 6, "DIST_START example: 80 bytes");
+	is_int(msg_dist_start_size(10, 8, 2), 80, "msg_dist_start_size() agrees");
+	/* lengths: every field */
+	refuse("DIST_START, empty", MSG_DIST_START, FRAME_REQUEST, 0, p, 0, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, 54 bytes", MSG_DIST_START, FRAME_REQUEST, 0, p, 54, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, one entry byte short", MSG_DIST_START, FRAME_REQUEST, 0, p, len - 1,
+	       MSG_STATUS_BAD_LENGTH);
+	memcpy(big, p, len);
+	big[len] = 0;
+	refuse("DIST_START, one byte too many", MSG_DIST_START, FRAME_REQUEST, 0, big, len + 1,
+	       MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, FWID length past the end", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 54, 0xff),
+	       len, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, FWID length 0", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 54, 0), len,
+	       MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, metadata length past the end", MSG_DIST_START, FRAME_REQUEST, 0,
+	       spoiled(p, len, 65, 0xff), len, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_START, count 3 for 2 entries", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 52, 3), len,
+	       MSG_STATUS_BAD_LENGTH);
+	/* fields */
+	refuse("DIST_START, id 0", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 0, 0), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, group 0x8000 (virtual)", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 5, 0x80), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, app key index 0x1000", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 7, 0x10), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, TTL 1", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 8, 1), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, TTL 128", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 8, 128), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, mode 0", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 11, 0), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, mode 3", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 11, 3), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, policy 2", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 12, 2), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, block size log 5", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 13, 5), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, block size log 33", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 13, 33), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, chunk size 7", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 14, 7), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, chunk size 378", MSG_DIST_START, FRAME_REQUEST, 0,
+	       spoiled2(p, len, 14, 0x7a, 15, 1), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, total 0", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 48, 0), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, first 1 + count 2 > total 2", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 50, 1),
+	       len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, a target address 0", MSG_DIST_START, FRAME_REQUEST, 0,
+	       spoiled2(p, len, 74, 0, 75, 0), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_START, a group target address", MSG_DIST_START, FRAME_REQUEST, 0, spoiled(p, len, 75, 0xc0),
+	       len, MSG_STATUS_BAD_PARAM);
+	/* the encoder refuses the same, and a batch no frame holds */
+	e = m;
+	e.u.dist_start.fwid_len = MSG_DIST_FWID_MAX + 1;
+	is_int(msg_encode(&e, p, sizeof(p), &out_len), MSG_STATUS_BAD_LENGTH, "encoder: FWID of 33 bytes");
+	e = m;
+	e.u.dist_start.count = 400;
+	e.u.dist_start.total = 400;
+	for (size_t i = 0; i < sizeof(many); i += 3)
+		many[i] = 0x01;                 /* address 0x0001, image index 0 */
+	e.u.dist_start.entries = many;
+	is_int(msg_encode(&e, p, sizeof(p), &out_len), MSG_STATUS_BAD_LENGTH, "encoder: 400 entries do not fit");
+	e.u.dist_start.count = e.u.dist_start.total = (uint16_t)((FRAME_MAX_PAYLOAD - msg_dist_start_size(10, 8, 0)) / 3);
+	is_int(msg_encode(&e, p, sizeof(p), &out_len), MSG_STATUS_OK, "encoder: %u entries fit one frame",
+	       e.u.dist_start.count);
+	ok(e.u.dist_start.count >= 300, "... about 300 (%u)", e.u.dist_start.count);
+
+	/* DIST_GET response */
+	m = make(MSG_DIST_GET, FRAME_RESPONSE);
+	m.u.dist_info = dist_info_example;
+	len = dist_payload(&m, p);
+	is_int(len, 33, "DIST_GET response: 33 bytes");
+	refuse("DIST_GET response, 32 bytes", MSG_DIST_GET, FRAME_RESPONSE, 0, p, 32, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_GET response, state 8", MSG_DIST_GET, FRAME_RESPONSE, 0, spoiled(p, len, 4, 8), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_GET response, phase 9", MSG_DIST_GET, FRAME_RESPONSE, 0, spoiled(p, len, 5, 9), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_GET response, reason 20", MSG_DIST_GET, FRAME_RESPONSE, 0, spoiled(p, len, 6, 20), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_GET response, mode 3", MSG_DIST_GET, FRAME_RESPONSE, 0, spoiled(p, len, 7, 3), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_GET request with a payload", MSG_DIST_GET, FRAME_REQUEST, 0, p, 1, MSG_STATUS_BAD_LENGTH);
+	{
+		struct msg back;
+
+		memcpy(big, p, len);
+		big[len] = 0xee;
+		ok(decode_bytes(MSG_DIST_GET, FRAME_RESPONSE, 0, big, len + 1, &back) == MSG_STATUS_OK &&
+		   back.u.dist_info.elapsed_ms == 123456, "DIST_GET response of a later minor version: extra bytes ignored");
+	}
+
+	/* DIST_TARGETS_GET */
+	refuse("DIST_TARGETS_GET request, 3 bytes", MSG_DIST_TARGETS_GET, FRAME_REQUEST, 0, p, 3,
+	       MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_TARGETS_GET request, 5 bytes", MSG_DIST_TARGETS_GET, FRAME_REQUEST, 0, p, 5,
+	       MSG_STATUS_BAD_LENGTH);
+	m = make(MSG_DIST_TARGETS_GET, FRAME_RESPONSE);
+	m.u.dist_targets = (struct msg_dist_targets){ .id = 7, .total = 100, .first = 98, .count = 2,
+						      .info = dist_target_examples };
+	len = dist_payload(&m, p);
+	is_int(len, 10 + 2 * 11, "DIST_TARGETS_GET response with 2 entries: 32 bytes");
+	refuse("DIST_TARGETS_GET response, 9 bytes", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0, p, 9,
+	       MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_TARGETS_GET response, an entry short", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0, p, len - 1,
+	       MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_TARGETS_GET response, entries past the total", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0,
+	       spoiled(p, len, 6, 99), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_TARGETS_GET response, an entry with address 0", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0,
+	       spoiled2(p, len, 10, 0, 11, 0), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_TARGETS_GET response, result 4", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0,
+	       spoiled(p, len, 14, 4), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_TARGETS_GET response, status source 3", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0,
+	       spoiled(p, len, 16, 3), len, MSG_STATUS_BAD_PARAM);
+	refuse("DIST_TARGETS_GET response, effect 32", MSG_DIST_TARGETS_GET, FRAME_RESPONSE, 0,
+	       spoiled(p, len, 18, 32), len, MSG_STATUS_BAD_PARAM);
+	e = m;
+	e.u.dist_targets.count = MSG_DIST_TARGETS_PAGE_MAX + 1;
+	e.u.dist_targets.total = 1000;
+	is_int(msg_encode(&e, p, sizeof(p), &out_len), MSG_STATUS_BAD_LENGTH, "encoder: a page of %u entries",
+	       MSG_DIST_TARGETS_PAGE_MAX + 1);
+	is_int(MSG_DIST_TARGETS_PAGE_MAX, 92, "a page holds 92 entries");
+
+	/* the id requests and the events */
+	{
+		static const uint8_t types[] = { MSG_DIST_SUSPEND, MSG_DIST_RESUME, MSG_DIST_CANCEL, MSG_DIST_APPLY };
+		static const uint8_t zero_id[4] = { 0 }, id7[5] = { 7, 0, 0, 0, 0 };
+
+		for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+			refuse("id request, 3 bytes", types[i], FRAME_REQUEST, 0, id7, 3, MSG_STATUS_BAD_LENGTH);
+			refuse("id request, 5 bytes", types[i], FRAME_REQUEST, 0, id7, 5, MSG_STATUS_BAD_LENGTH);
+			refuse("id request, id 0", types[i], FRAME_REQUEST, 0, zero_id, 4, MSG_STATUS_BAD_PARAM);
+			refuse("id response with a payload", types[i], FRAME_RESPONSE, 0, id7, 1, MSG_STATUS_BAD_LENGTH);
+		}
+	}
+	m = make(MSG_DIST_TARGET, FRAME_EVENT);
+	m.u.dist_target = (struct msg_dist_target_evt){ .id = 7, .index = 1, .t = dist_target_examples[0] };
+	len = dist_payload(&m, p);
+	is_int(len, 17, "DIST_TARGET: 17 bytes");
+	refuse("DIST_TARGET, 16 bytes", MSG_DIST_TARGET, FRAME_EVENT, 0, p, 16, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_TARGET, phase 9", MSG_DIST_TARGET, FRAME_EVENT, 0, spoiled(p, len, 9, 9), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_TARGET, reason 20", MSG_DIST_TARGET, FRAME_EVENT, 0, spoiled(p, len, 11, 20), len,
+	       MSG_STATUS_BAD_PARAM);
+	m = make(MSG_DIST_PROGRESS, FRAME_EVENT);
+	m.u.dist_progress = (struct msg_dist_progress){ .id = 7, .blocks_done = 3, .blocks = 25, .active = 9 };
+	len = dist_payload(&m, p);
+	is_int(len, 10, "DIST_PROGRESS: 10 bytes");
+	refuse("DIST_PROGRESS, 11 bytes", MSG_DIST_PROGRESS, FRAME_EVENT, 0, big, 11, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_PROGRESS, more blocks done than blocks", MSG_DIST_PROGRESS, FRAME_EVENT, 0,
+	       spoiled(p, len, 4, 26), len, MSG_STATUS_BAD_PARAM);
+	m = make(MSG_DIST_STATE, FRAME_EVENT);
+	m.u.dist_state = (struct msg_dist_state_evt){ .id = 7, .state = MSG_DIST_RUNNING, .phase = 1 };
+	len = dist_payload(&m, p);
+	is_int(len, 7, "DIST_STATE: 7 bytes");
+	refuse("DIST_STATE, 6 bytes", MSG_DIST_STATE, FRAME_EVENT, 0, p, 6, MSG_STATUS_BAD_LENGTH);
+	refuse("DIST_STATE, state 8", MSG_DIST_STATE, FRAME_EVENT, 0, spoiled(p, len, 4, 8), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_STATE, phase 9", MSG_DIST_STATE, FRAME_EVENT, 0, spoiled(p, len, 5, 9), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_STATE, reason 20", MSG_DIST_STATE, FRAME_EVENT, 0, spoiled(p, len, 6, 20), len,
+	       MSG_STATUS_BAD_PARAM);
+	refuse("DIST_STATE as a request", MSG_DIST_STATE, FRAME_REQUEST, 0, p, len, MSG_STATUS_UNKNOWN_MESSAGE);
+	refuse("DIST_START as an event", MSG_DIST_START, FRAME_EVENT, 0, p, len, MSG_STATUS_UNKNOWN_MESSAGE);
+
+	/* names */
+	for (unsigned r = 0; r <= MSG_DIST_REASON_LAST; r++)
+		ok(strcmp(msg_dist_reason_to_string(r), "unknown") != 0, "reason %u is %s", r,
+		   msg_dist_reason_to_string(r));
+	is_str(msg_dist_reason_to_string(MSG_DIST_REASON_TIMEOUT_BLOCK), "timeout_block", "reason name");
+	is_str(msg_dist_reason_to_string(MSG_DIST_REASON_LAST + 1), "unknown", "reason past the last: unknown");
+	for (unsigned st = 0; st <= MSG_DIST_CANCELLED; st++)
+		ok(strcmp(msg_dist_state_to_string(st), "unknown") != 0, "state %u is %s", st,
+		   msg_dist_state_to_string(st));
+	for (unsigned ph = 0; ph <= MSG_DIST_PHASE_DONE; ph++)
+		ok(strcmp(msg_dist_phase_to_string(ph), "unknown") != 0, "phase %u is %s", ph,
+		   msg_dist_phase_to_string(ph));
+	for (unsigned r = 0; r <= MSG_DIST_TARGET_CANCELLED; r++)
+		ok(strcmp(msg_dist_result_to_string(r), "unknown") != 0, "result %u is %s", r,
+		   msg_dist_result_to_string(r));
+	is_str(msg_dist_state_to_string(8), "unknown", "state 8 unknown");
+	is_str(msg_status_to_string(MSG_STATUS_DIST_SLOT_MISMATCH), "DIST_SLOT_MISMATCH", "status 0x40 name");
+	is_str(msg_status_to_string(MSG_STATUS_DIST_UNKNOWN_ID), "DIST_UNKNOWN_ID", "status 0x41 name");
 }
 
 /* ---------------------------------------------------------------- the worked examples of docs/protocol.md */
@@ -1218,6 +1534,11 @@ static void test_doc_vectors(void)
 							       .u.bytes_written = 16 } },
 		{ "log-evt", 3, { .type = MSG_LOG, .kind = FRAME_EVENT,
 				  .u.log = { MSG_LOG_INFO, 1234, "slot", 4, "erased 102 pages", 16 } } },
+		{ "dist-start-req", 0x30464DC0, { .type = MSG_DIST_START, .kind = FRAME_REQUEST,
+						  .u.dist_start = dist_start_example } },
+		{ "dist-state-evt", 41, { .type = MSG_DIST_STATE, .kind = FRAME_EVENT,
+					  .u.dist_state = { .id = 7, .state = MSG_DIST_COMPLETED,
+							    .phase = MSG_DIST_PHASE_DONE } } },
 	};
 	char path[4096];
 	size_t doc_len = 0;
@@ -1372,6 +1693,7 @@ int main(void)
 	test_messages_refused();
 	test_encoders_refuse();
 	test_names();
+	test_dist_refused();
 	test_doc_vectors();
 	test_nrf5();
 	return done_testing();
