@@ -44,6 +44,21 @@ int fleet_init(struct fleet *f, const struct scenario *scenario, uint64_t seed)
 
 void fleet_done(struct fleet *f)
 {
+	if (f->targets)
+		for (size_t i = 0; i < f->state.node_count; i++)
+			target_free(f->targets[i]);
+	free(f->targets);
+	free(f->tick_at);
+	free(f->msgs);
+	free(f->raw);
+	if (f->radio)
+		radio_done(f->radio);
+	free(f->radio);
+	f->targets = NULL;
+	f->tick_at = NULL;
+	f->msgs = NULL;
+	f->raw = NULL;
+	f->radio = NULL;
 	free(f->state.nodes);
 	free(f->pending);
 	f->state.nodes = NULL;
@@ -70,6 +85,7 @@ void fleet_configure(struct fleet *f, const struct msg_mesh_config *cfg)
 
 	memcpy(f->net_key, cfg->net_key, sizeof(f->net_key));
 	memcpy(f->app_key, cfg->app_key, sizeof(f->app_key));
+	f->app_key_index = cfg->app_key_index;
 	f->configured = true;
 	if (!s->learn_keys)
 		return;
@@ -88,8 +104,8 @@ void fleet_configure(struct fleet *f, const struct msg_mesh_config *cfg)
 
 /* --- the answers in flight --- */
 
-static struct fleet_pending *pending_new(struct fleet *f, uint32_t node, const struct core_mesh_tx *tx,
-					 enum fleet_reply_kind kind, uint32_t *ret_id)
+static struct fleet_pending *pending_new_from(struct fleet *f, uint32_t node, uint16_t src,
+					      const struct msg_mesh_send *m, enum fleet_reply_kind kind, uint32_t *ret_id)
 {
 	struct fleet_pending *p;
 
@@ -103,16 +119,33 @@ static struct fleet_pending *pending_new(struct fleet *f, uint32_t node, const s
 	*p = (struct fleet_pending){
 		.used = true,
 		.kind = (uint8_t)kind,
-		.dst = tx->src,
-		.key_index = tx->msg->key_index,
-		.devkey = tx->msg->devkey,
+		.dst = src,
+		.key_index = m->key_index,
+		.devkey = m->devkey,
 		.node = node,
+		.ttl = TARGET_TTL_DEFAULT,
 	};
 	return p;
 }
 
+static struct fleet_pending *pending_new(struct fleet *f, uint32_t node, const struct core_mesh_tx *tx,
+					 enum fleet_reply_kind kind, uint32_t *ret_id)
+{
+	return pending_new_from(f, node, tx->src, tx->msg, kind, ret_id);
+}
+
+static void raw_free(struct fleet *f, uint32_t id)
+{
+	if (!f->raw || id >= FLEET_RAW_MAX)
+		return;
+	f->raw[id].next_free = f->raw_free;
+	f->raw_free = id;
+}
+
 static void pending_free(struct fleet *f, uint32_t id)
 {
+	if (f->pending[id].kind == FLEET_REPLY_TARGET)
+		raw_free(f, f->pending[id].raw);
 	f->pending[id].used = false;
 	f->pending[id].next_free = f->free_head;
 	f->free_head = id;
@@ -351,6 +384,46 @@ static int app_models(struct fleet *f, struct scenario_node *n, uint16_t dst, ui
 	return FLEET_REPLY_FW_INFO;
 }
 
+/* What node @index does with message @m from @src that it could decode as @req, once it got it: the key checks, then
+ * the Configuration Server or the application models. Returns the answer's kind, with @data and *ret_len for
+ * FLEET_REPLY_STATUS / _FW_INFO, or -1 for no answer. */
+static int node_act(struct fleet *f, uint32_t index, const struct msg_mesh_send *m, const struct ma_msg *req,
+		    uint8_t *data, uint8_t *ret_len)
+{
+	struct scenario_node *n = &f->state.nodes[index];
+	char who[64];
+
+	if (!key_by_value(n->net_keys, n->n_net_keys, f->net_key)) {
+		fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's network key is not one the node holds: message dropped",
+			  node_label(n, who, sizeof(who)));
+		f->wrong_net_key++;
+		return -1;
+	}
+	if (m->devkey) {
+		if (memcmp(m->dev_key, n->device_key, SCENARIO_KEY_SIZE) != 0) {
+			fleet_log(f, MSG_LOG_DEBUG, "%s: not its device key: message dropped",
+				  node_label(n, who, sizeof(who)));
+			f->wrong_device_key++;
+			return -1;
+		}
+		if (m->dst != n->address) {
+			f->ignored++;   /* the Configuration Server answers its unicast address only */
+			return -1;
+		}
+		return config_server(f, n, req, data, ret_len);
+	} else {
+		const struct scenario_key *k = key_by_value(n->app_keys, n->n_app_keys, f->app_key);
+
+		if (!k) {
+			fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's application key is not one the node holds: "
+				  "message dropped", node_label(n, who, sizeof(who)));
+			f->wrong_app_key++;
+			return -1;
+		}
+		return app_models(f, n, m->dst, k->index, req, data, ret_len);
+	}
+}
+
 static void deliver(struct fleet *f, uint32_t index, const struct core_mesh_tx *tx, const struct ma_msg *req,
 		    void (*answer)(void *ctx, const struct fleet_answer *a), void *ctx)
 {
@@ -361,7 +434,6 @@ static void deliver(struct fleet *f, uint32_t index, const struct core_mesh_tx *
 	bool answer_lost = false;
 	struct fleet_pending *p;
 	struct fleet_answer a;
-	char who[64];
 	int kind;
 
 	if (!reachable(ttl, n->hops) || !reachable(FLEET_DEFAULT_TTL, n->hops)) {
@@ -377,35 +449,7 @@ static void deliver(struct fleet *f, uint32_t index, const struct core_mesh_tx *
 		}
 		answer_lost = u < n->loss_rate;
 	}
-	if (!key_by_value(n->net_keys, n->n_net_keys, f->net_key)) {
-		fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's network key is not one the node holds: message dropped",
-			  node_label(n, who, sizeof(who)));
-		f->wrong_net_key++;
-		return;
-	}
-	if (m->devkey) {
-		if (memcmp(m->dev_key, n->device_key, SCENARIO_KEY_SIZE) != 0) {
-			fleet_log(f, MSG_LOG_DEBUG, "%s: not its device key: message dropped",
-				  node_label(n, who, sizeof(who)));
-			f->wrong_device_key++;
-			return;
-		}
-		if (m->dst != n->address) {
-			f->ignored++;   /* the Configuration Server answers its unicast address only */
-			return;
-		}
-		kind = config_server(f, n, req, data, &len);
-	} else {
-		const struct scenario_key *k = key_by_value(n->app_keys, n->n_app_keys, f->app_key);
-
-		if (!k) {
-			fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's application key is not one the node holds: "
-				  "message dropped", node_label(n, who, sizeof(who)));
-			f->wrong_app_key++;
-			return;
-		}
-		kind = app_models(f, n, m->dst, k->index, req, data, &len);
-	}
+	kind = node_act(f, index, m, req, data, &len);
 	if (kind < 0)
 		return;
 	if (answer_lost) {
@@ -487,6 +531,26 @@ static size_t encode_fw_info(const struct scenario_node *n, uint8_t first_index,
 	return len;
 }
 
+/* The access payload of answer @p into @buf (FLEET_REPLY_MAX bytes); its length, 0 when it cannot be encoded. */
+static size_t encode_reply(const struct fleet *f, const struct fleet_pending *p, uint8_t *buf)
+{
+	const struct scenario_node *n = &f->state.nodes[p->node];
+
+	switch ((enum fleet_reply_kind)p->kind) {
+	case FLEET_REPLY_STATUS:
+		memcpy(buf, p->data, p->len);
+		return p->len;
+	case FLEET_REPLY_COMPOSITION:
+		return encode_composition(n, buf);
+	case FLEET_REPLY_FW_INFO:
+		return encode_fw_info(n, p->data[0], p->data[1], buf);
+	case FLEET_REPLY_TARGET:
+		memcpy(buf, f->raw[p->raw].payload, f->raw[p->raw].len);
+		return f->raw[p->raw].len;
+	}
+	return 0;
+}
+
 bool fleet_reply(struct fleet *f, uint32_t id, uint8_t *buf, struct msg_mesh_recv *ret)
 {
 	const struct scenario_node *n;
@@ -496,24 +560,12 @@ bool fleet_reply(struct fleet *f, uint32_t id, uint8_t *buf, struct msg_mesh_rec
 	if (id >= FLEET_ANSWERS_MAX || !f->pending[id].used)
 		return false;
 	p = f->pending[id];
+	if (p.node < f->state.node_count)
+		len = encode_reply(f, &p, buf);
 	pending_free(f, id);
-	if (p.node >= f->state.node_count)
-		return false;
-	n = &f->state.nodes[p.node];
-	switch ((enum fleet_reply_kind)p.kind) {
-	case FLEET_REPLY_STATUS:
-		memcpy(buf, p.data, p.len);
-		len = p.len;
-		break;
-	case FLEET_REPLY_COMPOSITION:
-		len = encode_composition(n, buf);
-		break;
-	case FLEET_REPLY_FW_INFO:
-		len = encode_fw_info(n, p.data[0], p.data[1], buf);
-		break;
-	}
 	if (len == 0)
 		return false;
+	n = &f->state.nodes[p.node];
 	*ret = (struct msg_mesh_recv){
 		.src = n->address,
 		.dst = p.dst,
@@ -525,4 +577,360 @@ bool fleet_reply(struct fleet *f, uint32_t id, uint8_t *buf, struct msg_mesh_rec
 		.payload_len = (uint16_t)len,
 	};
 	return true;
+}
+
+/* --- the radio model --- */
+
+#define RADIO_DONGLE 0                  /* the dongle's radio index */
+#define US_PER_MS 1000
+
+static uint32_t radio_index(uint32_t node)
+{
+	return node + 1;
+}
+
+static uint64_t us_to_ms_up(uint64_t us)
+{
+	return (us + US_PER_MS - 1) / US_PER_MS;
+}
+
+int fleet_radio_init(struct fleet *f, uint64_t seed)
+{
+	size_t count = f->state.node_count;
+	int err;
+
+	f->radio = calloc(1, sizeof(*f->radio));
+	f->targets = calloc(count ? count : 1, sizeof(*f->targets));
+	f->tick_at = calloc(count ? count : 1, sizeof(*f->tick_at));
+	f->msgs = calloc(FLEET_MSGS_MAX, sizeof(*f->msgs));
+	f->raw = calloc(FLEET_RAW_MAX, sizeof(*f->raw));
+	if (!f->radio || !f->targets || !f->tick_at || !f->msgs || !f->raw)
+		goto nomem;
+	/* the dongle, the nodes, and nobody (a message addressed to no node still goes on the air) */
+	err = radio_init(f->radio, &f->state.radio, (uint32_t)count + 2, seed);
+	if (err < 0) {
+		free(f->radio);
+		f->radio = NULL;
+		return err;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct scenario_node *n = &f->state.nodes[i];
+
+		radio_node_set(f->radio, radio_index((uint32_t)i), n->hops, n->loss_rate);
+		f->tick_at[i] = TARGET_NEVER;
+		if (!scenario_node_dfu_capable(n))
+			continue;
+		f->targets[i] = target_new(n, seed);    /* each target takes a stream of its own (target.c) */
+		if (!f->targets[i])
+			goto nomem;
+	}
+	radio_node_set(f->radio, (uint32_t)count + 1, 1, 0);
+	for (uint32_t i = 0; i < FLEET_MSGS_MAX; i++)
+		f->msgs[i].next_free = i + 1;
+	for (uint32_t i = 0; i < FLEET_RAW_MAX; i++)
+		f->raw[i].next_free = i + 1;
+	f->msgs_free = 0;
+	f->raw_free = 0;
+	return 0;
+
+nomem:
+	/* fleet_done() frees the rest; the radio is not initialised yet */
+	free(f->radio);
+	f->radio = NULL;
+	return -ENOMEM;
+}
+
+const struct target *fleet_target(const struct fleet *f, uint32_t index)
+{
+	return f->targets && index < f->state.node_count ? f->targets[index] : NULL;
+}
+
+static bool is_dfu_opcode(uint32_t op)
+{
+	return op == MA_OP_FW_INFO_GET || (op >= MD_OP_METADATA_CHECK && op <= MD_OP_UPDATE_STATUS);
+}
+
+static bool is_blob_opcode(uint32_t op)
+{
+	return (op >= MB_OP_XFER_GET && op <= MB_OP_INFO_STATUS) || op == MB_OP_CHUNK || op == MB_OP_BLOCK_STATUS ||
+	       op == MB_OP_BLOCK_REPORT;
+}
+
+static bool addressed(const struct scenario_node *n, uint16_t dst)
+{
+	return dst == ALL_NODES || dst == n->address || (dst >= 0xC000 && subscribed(n, dst));
+}
+
+int fleet_send(struct fleet *f, const struct core_mesh_tx *tx, uint64_t now_ms, fleet_schedule_fn schedule,
+	       void *ctx, struct radio_tx *ret_tx)
+{
+	const struct msg_mesh_send *m = tx->msg;
+	const struct scenario *s = &f->state;
+	uint32_t *to = NULL, n_to = 0, id;
+	uint64_t *at = NULL;
+	struct radio_msg rm = {
+		.now_us = now_ms * US_PER_MS,
+		.len = m->payload_len,
+		.unicast = m->dst < 0x8000,
+		.ttl = m->ttl == MSG_TTL_DEFAULT ? RADIO_TTL_DEFAULT : m->ttl,
+	};
+	uint32_t nobody = (uint32_t)s->node_count + 1;
+	int err;
+
+	f->messages++;
+	to = malloc((s->node_count + 1) * sizeof(*to));
+	at = malloc((s->node_count + 1) * sizeof(*at));
+	if (!to || !at) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < s->node_count; i++)
+		if (addressed(&s->nodes[i], m->dst) && (!rm.unicast || n_to == 0))
+			to[n_to++] = radio_index(i);
+	if (n_to == 0)
+		to[n_to++] = nobody;
+	err = radio_send(f->radio, &rm, to, n_to, at, ret_tx);
+	if (err < 0)
+		goto out;
+	if (to[0] == nobody)
+		goto out;
+	if (f->msgs_free >= FLEET_MSGS_MAX) {
+		f->answers_full++;      /* the deliveries are lost: count them like answers that found no room */
+		goto out;
+	}
+	id = f->msgs_free;
+	f->msgs_free = f->msgs[id].next_free;
+	f->msgs[id].refs = 0;
+	f->msgs[id].m = *m;
+	f->msgs[id].src = tx->src;
+	memcpy(f->msgs[id].payload, m->payload, m->payload_len);
+	f->msgs[id].m.payload = f->msgs[id].payload;
+	for (uint32_t i = 0; i < n_to; i++) {
+		struct fleet_event ev = { .kind = FLEET_EVENT_DELIVER, .a = id, .b = to[i] - 1 };
+
+		if (at[i] == RADIO_LOST) {
+			f->radio_lost++;
+			continue;
+		}
+		ev.at_ms = us_to_ms_up(at[i]);
+		if (schedule(ctx, &ev) < 0) {
+			f->events_dropped++;
+			continue;
+		}
+		f->msgs[id].refs++;
+	}
+	if (f->msgs[id].refs == 0) {
+		f->msgs[id].next_free = f->msgs_free;
+		f->msgs_free = id;
+	}
+out:
+	free(to);
+	free(at);
+	return err;
+}
+
+static void msg_release(struct fleet *f, uint32_t id)
+{
+	if (--f->msgs[id].refs > 0)
+		return;
+	f->msgs[id].next_free = f->msgs_free;
+	f->msgs_free = id;
+}
+
+/* Schedules the sending of answer @id at @at_ms; frees it when that fails. */
+static void schedule_send(struct fleet *f, uint32_t id, uint64_t at_ms, fleet_schedule_fn schedule, void *ctx)
+{
+	struct fleet_event ev = { .at_ms = at_ms, .kind = FLEET_EVENT_SEND, .a = id };
+
+	if (schedule(ctx, &ev) < 0) {
+		f->events_dropped++;
+		pending_free(f, id);
+		return;
+	}
+	f->answers++;
+}
+
+/* The target's next timer as a FLEET_EVENT_TICK, unless one is scheduled already for that time or earlier. */
+static void schedule_tick(struct fleet *f, uint32_t node, fleet_schedule_fn schedule, void *ctx)
+{
+	uint64_t due = target_next_deadline(f->targets[node]);
+	struct fleet_event ev = { .at_ms = due, .kind = FLEET_EVENT_TICK, .b = node };
+
+	if (due == TARGET_NEVER || due >= f->tick_at[node])
+		return;
+	if (schedule(ctx, &ev) < 0) {
+		f->events_dropped++;
+		return;
+	}
+	f->tick_at[node] = due;
+}
+
+/* A target's answers: each held as an answer and sent at its time. */
+static void target_answers(struct fleet *f, uint32_t node, const struct target_reply *out, size_t count,
+			   uint16_t key_index, fleet_schedule_fn schedule, void *ctx)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct msg_mesh_send key = { .key_index = key_index };
+		struct fleet_pending *p;
+		uint32_t id, raw;
+
+		if (f->raw_free >= FLEET_RAW_MAX) {
+			f->answers_full++;
+			continue;
+		}
+		p = pending_new_from(f, node, out[i].dst, &key, FLEET_REPLY_TARGET, &id);
+		if (!p)
+			continue;
+		raw = f->raw_free;
+		f->raw_free = f->raw[raw].next_free;
+		f->raw[raw].len = out[i].len;
+		memcpy(f->raw[raw].payload, out[i].payload, out[i].len);
+		p->raw = raw;
+		p->ttl = out[i].ttl;
+		schedule_send(f, id, out[i].at_ms, schedule, ctx);
+	}
+}
+
+/* Which of the node's DFU models message @op is for, and whether the node takes it: it holds the application key,
+ * has it bound to that model, and the destination is the node, all nodes or a group that model subscribes to. */
+static bool target_takes(struct fleet *f, struct scenario_node *n, const struct msg_mesh_send *m, uint32_t op,
+			 uint16_t *ret_key_index)
+{
+	struct scenario_model *model = scenario_node_model(n, 0, is_dfu_opcode(op) ? MA_MODEL_DFU_SRV :
+							   MA_MODEL_BLOB_SRV, false);
+	const struct scenario_key *k = key_by_value(n->app_keys, n->n_app_keys, f->app_key);
+	char who[64];
+
+	if (!key_by_value(n->net_keys, n->n_net_keys, f->net_key)) {
+		f->wrong_net_key++;
+		return false;
+	}
+	if (m->devkey || !model) {
+		f->ignored++;
+		return false;
+	}
+	if (!k || !has_u16(model->bindings, model->n_bindings, k->index)) {
+		fleet_log(f, MSG_LOG_DEBUG, "%s: the dongle's application key is not bound to its %s Server: %s "
+			  "dropped", node_label(n, who, sizeof(who)), is_dfu_opcode(op) ? "Firmware Update" : "BLOB "
+			  "Transfer", ma_opcode_to_string(op));
+		f->wrong_app_key++;
+		return false;
+	}
+	if (m->dst != n->address && m->dst != ALL_NODES &&
+	    !has_u16(model->subscriptions, model->n_subscriptions, m->dst))
+		return false;   /* another model's group */
+	*ret_key_index = m->key_index;
+	return true;
+}
+
+static void radio_deliver(struct fleet *f, uint32_t id, uint32_t node, uint64_t now, fleet_schedule_fn schedule,
+			  void *ctx)
+{
+	struct fleet_msg *fm = &f->msgs[id];
+	const struct msg_mesh_send *m = &fm->m;
+	struct scenario_node *n = &f->state.nodes[node];
+	uint8_t data[FLEET_STATUS_MAX], len = 0;
+	uint32_t op = 0, answer;
+	uint16_t key_index = 0;
+	struct ma_msg req;
+	int kind;
+
+	if (ma_opcode_decode(m->payload, m->payload_len, &op) > 0 && f->targets[node] &&
+	    (is_dfu_opcode(op) || is_blob_opcode(op))) {
+		struct target_reply out[TARGET_REPLIES_MAX];
+		size_t count;
+
+		if (target_takes(f, n, m, op, &key_index)) {
+			count = target_recv(f->targets[node], now, fm->src, m->dst, m->payload, m->payload_len, out,
+					    TARGET_REPLIES_MAX);
+			f->target_messages++;
+			target_answers(f, node, out, count, key_index, schedule, ctx);
+			schedule_tick(f, node, schedule, ctx);
+		}
+		msg_release(f, id);
+		return;
+	}
+	if (ma_decode(m->payload, m->payload_len, &req) != MA_OK) {
+		f->ignored++;
+		msg_release(f, id);
+		return;
+	}
+	kind = node_act(f, node, m, &req, data, &len);
+	if (kind >= 0) {
+		struct fleet_pending *p = pending_new_from(f, node, fm->src, m, (enum fleet_reply_kind)kind, &answer);
+
+		if (p) {
+			memcpy(p->data, data, len);
+			p->len = len;
+			schedule_send(f, answer, now + FLEET_PROCESSING_MS, schedule, ctx);
+		}
+	}
+	msg_release(f, id);
+}
+
+/* The node sends answer @id now: over the radio to the dongle, from its own advertiser, with its own loss. */
+static void radio_answer(struct fleet *f, uint32_t id, uint64_t now, fleet_schedule_fn schedule, void *ctx)
+{
+	struct fleet_pending *p = &f->pending[id];
+	const struct scenario_node *n = &f->state.nodes[p->node];
+	uint8_t buf[FLEET_REPLY_MAX];
+	uint32_t to = RADIO_DONGLE;
+	uint64_t at = RADIO_LOST;
+	struct radio_tx tx;
+	struct radio_msg rm = {
+		.from = radio_index(p->node),
+		.now_us = now * US_PER_MS,
+		.unicast = true,
+		.ttl = p->ttl == TARGET_TTL_DEFAULT ? RADIO_TTL_DEFAULT : p->ttl,
+	};
+	struct fleet_event ev = { .kind = FLEET_EVENT_ARRIVE, .a = id };
+
+	rm.len = p->node < f->state.node_count ? encode_reply(f, p, buf) : 0;
+	if (rm.len == 0) {
+		pending_free(f, id);
+		return;
+	}
+	/* a link's loss is the node's, both ways: the dongle hears the node as the node hears the dongle */
+	radio_node_set(f->radio, RADIO_DONGLE, 0, n->loss_rate);
+	if (radio_send(f->radio, &rm, &to, 1, &at, &tx) < 0 || at == RADIO_LOST) {
+		f->radio_lost++;
+		pending_free(f, id);
+		return;
+	}
+	ev.at_ms = us_to_ms_up(at);
+	if (schedule(ctx, &ev) < 0) {
+		f->events_dropped++;
+		pending_free(f, id);
+	}
+}
+
+bool fleet_run_event(struct fleet *f, const struct fleet_event *ev, uint64_t now_ms, fleet_schedule_fn schedule,
+		     void *ctx, uint8_t *buf, struct msg_mesh_recv *ret)
+{
+	switch ((enum fleet_event_kind)ev->kind) {
+	case FLEET_EVENT_DELIVER:
+		if (ev->a < FLEET_MSGS_MAX && ev->b < f->state.node_count && f->msgs[ev->a].refs > 0)
+			radio_deliver(f, ev->a, ev->b, now_ms, schedule, ctx);
+		return false;
+	case FLEET_EVENT_SEND:
+		if (ev->a < FLEET_ANSWERS_MAX && f->pending[ev->a].used)
+			radio_answer(f, ev->a, now_ms, schedule, ctx);
+		return false;
+	case FLEET_EVENT_ARRIVE:
+		return fleet_reply(f, ev->a, buf, ret);
+	case FLEET_EVENT_TICK: {
+		struct target_reply out[TARGET_REPLIES_MAX];
+		uint32_t node = ev->b;
+		size_t count;
+
+		if (node >= f->state.node_count || !f->targets[node] || f->tick_at[node] != ev->at_ms)
+			return false;   /* superseded by an earlier one */
+		f->tick_at[node] = TARGET_NEVER;
+		count = target_tick(f->targets[node], now_ms, out, TARGET_REPLIES_MAX);
+		target_answers(f, node, out, count, f->app_key_index, schedule, ctx);
+		schedule_tick(f, node, schedule, ctx);
+		return false;
+	}
+	}
+	return false;
 }

@@ -143,6 +143,7 @@ static int node_from_cdb(struct scenario_node *n, const struct cdb *c, const str
 			 const struct scenario *net, uint64_t seed, double loss, char *err, size_t err_len)
 {
 	memset(n, 0, sizeof(*n));
+	scenario_target_defaults(n);
 	copy_name(n->name, cn->name);
 	n->address = cn->address;
 	n->elements = (uint8_t)cdb_node_elements(cn);
@@ -423,6 +424,7 @@ int fleetdb_generate(struct scenario *ret, unsigned count, uint64_t seed, double
 		n->fwid_len = FLEETDB_FWID_SIZE;
 		n->hops = fleetdb_hops(seed, n->address);
 		n->loss_rate = loss;
+		scenario_target_defaults(n);
 		n->net_keys[0] = next.net_keys[0];
 		n->app_keys[0] = next.app_keys[0];
 		n->n_net_keys = n->n_app_keys = 1;

@@ -31,6 +31,9 @@ static void usage(FILE *out)
 		"      --export-cdb FILE    write the CDB of the fleet to FILE, then exit (with --run or\n"
 		"                           --link: then run)\n"
 		"      --run                run after --export-cdb\n"
+		"      --bench FILE         run the distribution of scenario FILE's \"bench\" object in virtual\n"
+		"                           time, as fast as the CPU allows, print the report and exit (no pty)\n"
+		"      --bench-out FILE     with --bench: the report as JSON in FILE too\n"
 		"  -l, --link PATH          keep a symlink PATH to the current pty\n"
 		"      --speed N            virtual time runs N times as fast as real time (default 1)\n"
 		"      --seed N             seed of every random draw (default 1)\n"
@@ -56,6 +59,7 @@ static void usage(FILE *out)
 		"  -h, --help               print this help and exit\n"
 		"\n"
 		"Signals: SIGUSR1 unplug, SIGUSR2 reboot, SIGTERM/SIGINT/SIGHUP stop (exit 0).\n"
+		"Environment: MESHFLEET_SIM_SPEED, the default of --speed.\n"
 		"Exit status: 0 stopped by a signal (or the CDB written), 1 could not run, 2 bad usage, scenario,\n"
 		"CDB, slot or fleet state file.\n",
 		SCENARIO_NODES_MAX, SIM_UNPLUG_MS_DEFAULT);
@@ -181,7 +185,7 @@ static void parse_version(struct sim_options *o)
 enum {
 	OPT_SPEED = 256, OPT_SEED, OPT_SLOT_SIZE, OPT_SLOT_FILE, OPT_CORRUPT, OPT_DROP, OPT_DUP, OPT_STALL_EVERY,
 	OPT_STALL_FOR, OPT_UNPLUG_MS, OPT_UNPLUG_REBOOTS, OPT_REBOOT_REASON, OPT_DIE_WITH_PARENT, OPT_SYSLOG_PREFIX,
-	OPT_CDB, OPT_GENERATE, OPT_LOSS, OPT_EXPORT_CDB, OPT_RUN, OPT_FLEET_STATE,
+	OPT_CDB, OPT_GENERATE, OPT_LOSS, OPT_EXPORT_CDB, OPT_RUN, OPT_FLEET_STATE, OPT_BENCH, OPT_BENCH_OUT,
 };
 
 static const struct option long_options[] = {
@@ -191,6 +195,8 @@ static const struct option long_options[] = {
 	{ "loss", required_argument, NULL, OPT_LOSS },
 	{ "export-cdb", required_argument, NULL, OPT_EXPORT_CDB },
 	{ "run", no_argument, NULL, OPT_RUN },
+	{ "bench", required_argument, NULL, OPT_BENCH },
+	{ "bench-out", required_argument, NULL, OPT_BENCH_OUT },
 	{ "link", required_argument, NULL, 'l' },
 	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "seed", required_argument, NULL, OPT_SEED },
@@ -217,7 +223,8 @@ static const struct option long_options[] = {
 /* Returns 0, 1 to exit 0 at once (--help, --version), or -EINVAL (a message was printed). */
 static int parse_options(int argc, char **argv, struct sim_options *o)
 {
-	bool loss_given = false;
+	bool loss_given = false, level_given = false;
+	const char *bench = NULL;
 	uint64_t count;
 	int c, err = 0;
 
@@ -247,6 +254,12 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case OPT_RUN:
 			o->run = true;
+			break;
+		case OPT_BENCH:
+			bench = optarg;
+			break;
+		case OPT_BENCH_OUT:
+			o->bench_out = optarg;
 			break;
 		case OPT_SPEED:
 			err = parse_speed(optarg, &o->speed);
@@ -295,9 +308,11 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case 'v':
 			o->log_level = MSG_LOG_DEBUG;
+			level_given = true;
 			break;
 		case 'q':
 			o->log_level = MSG_LOG_WARNING;
+			level_given = true;
 			break;
 		case 'V':
 			printf("meshfleet-sim %s\n", PACKAGE_VERSION);
@@ -327,6 +342,22 @@ static int parse_options(int argc, char **argv, struct sim_options *o)
 			"its loss_rate)\n");
 		err = -EINVAL;
 	}
+	if (err == 0 && o->bench_out && !bench) {
+		fprintf(stderr, "meshfleet-sim: --bench-out goes with --bench\n");
+		err = -EINVAL;
+	}
+	if (err == 0 && bench && (o->scenario || o->cdb || o->generate > 0 || o->export_cdb || o->link ||
+				  o->fleet_state)) {
+		fprintf(stderr, "meshfleet-sim: --bench FILE is the fleet and runs without a pty: not with --scenario, "
+			"--cdb, --generate, --export-cdb, --link or --fleet-state\n");
+		err = -EINVAL;
+	}
+	if (err == 0 && bench) {
+		o->scenario = bench;
+		o->bench = true;
+		if (!level_given)
+			o->log_level = MSG_LOG_WARNING;        /* the report is the output; -v shows the run */
+	}
 	if (err == 0 && o->stall_every_ms > 0 && o->stall_for_ms >= o->stall_every_ms) {
 		fprintf(stderr, "meshfleet-sim: --stall-for must be shorter than --stall-every\n");
 		err = -EINVAL;
@@ -344,7 +375,15 @@ int main(int argc, char **argv)
 		.reboot_reason = MSG_RESET_PIN,
 		.log_level = MSG_LOG_INFO,
 	};
-	int rc = parse_options(argc, argv, &o);
+	const char *speed = getenv("MESHFLEET_SIM_SPEED");
+	int rc;
+
+	/* the default of --speed for a parent that starts the simulator itself (meshfleetd's dongle = sim, in tests) */
+	if (speed && parse_speed(speed, &o.speed) < 0) {
+		fprintf(stderr, "meshfleet-sim: (from MESHFLEET_SIM_SPEED)\n");
+		return 2;
+	}
+	rc = parse_options(argc, argv, &o);
 
 	if (rc > 0)
 		return 0;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "mesh_blob.h"
 #include "scenario.h"
 #include "sha256.h"
 
@@ -535,6 +536,149 @@ static int get_node_state(struct check *c, size_t index, const json_t *obj, cons
 	return 0;
 }
 
+/* "target": how the node behaves as an update Target (target.h). */
+static int get_target(struct check *c, size_t index, const json_t *obj, struct scenario_node *n)
+{
+	struct scenario_target *t = &n->target;
+	bool have_log_min = false, have_log_max = false;
+	unsigned long u;
+	const char *key;
+	json_t *v;
+	size_t len;
+	int err;
+
+	set_path(c, "$.nodes", "[%zu].target", index);
+	if (!json_is_object(obj))
+		return refuse(c, "must be an object (fields: rx_seg_max, block_size_log_min, block_size_log_max, "
+			      "chunk_count_max, blob_size_max, modes, processing_ms, verify_ms, reboot_ms, low_power, "
+			      "poll_interval_ms, friend_queue, effect, metadata_prefix, newer_only, new_fwid)");
+	json_object_foreach((json_t *)obj, key, v) {
+		set_path(c, "$.nodes", "[%zu].target.%s", index, key);
+		if (strcmp(key, "rx_seg_max") == 0) {
+			err = get_uint(c, v, SCENARIO_RX_SEG_MAX_MIN, SCENARIO_RX_SEG_MAX_MAX, false, &u);
+			t->rx_seg_max = (uint8_t)u;
+		} else if (strcmp(key, "block_size_log_min") == 0) {
+			err = get_uint(c, v, MB_BLOCK_SIZE_LOG_MIN, SCENARIO_BLOCK_LOG_MAX, false, &u);
+			t->block_size_log_min = (uint8_t)u;
+			have_log_min = true;
+		} else if (strcmp(key, "block_size_log_max") == 0) {
+			err = get_uint(c, v, MB_BLOCK_SIZE_LOG_MIN, SCENARIO_BLOCK_LOG_MAX, false, &u);
+			t->block_size_log_max = (uint8_t)u;
+			have_log_max = true;
+		} else if (strcmp(key, "chunk_count_max") == 0) {
+			err = get_uint(c, v, 1, SCENARIO_CHUNK_COUNT_MAX, false, &u);
+			t->chunk_count_max = (uint16_t)u;
+		} else if (strcmp(key, "blob_size_max") == 0) {
+			err = get_uint(c, v, 1, UINT32_MAX, false, &u);
+			t->blob_size_max = (uint32_t)u;
+		} else if (strcmp(key, "modes") == 0) {
+			const char *m = json_is_string(v) ? json_string_value(v) : "";
+
+			t->modes = strcmp(m, "push") == 0 ? MB_MODES_PUSH : strcmp(m, "pull") == 0 ? MB_MODES_PULL :
+				   strcmp(m, "both") == 0 ? MB_MODES_PUSH | MB_MODES_PULL : 0;
+			err = t->modes ? 0 : refuse(c, "must be \"push\", \"pull\" or \"both\"");
+		} else if (strcmp(key, "processing_ms") == 0 || strcmp(key, "verify_ms") == 0 ||
+			   strcmp(key, "reboot_ms") == 0) {
+			err = get_uint(c, v, 0, SCENARIO_MS_MAX, false, &u);
+			*(key[0] == 'p' ? &t->processing_ms : key[0] == 'v' ? &t->verify_ms : &t->reboot_ms) =
+				(uint32_t)u;
+		} else if (strcmp(key, "low_power") == 0) {
+			err = get_bool(c, v, &t->low_power);
+		} else if (strcmp(key, "poll_interval_ms") == 0) {
+			err = get_uint(c, v, 1, SCENARIO_POLL_INTERVAL_MAX, false, &u);
+			t->poll_interval_ms = (uint32_t)u;
+		} else if (strcmp(key, "friend_queue") == 0) {
+			err = get_uint(c, v, 2, 255, false, &u);
+			t->friend_queue = (uint8_t)u;
+		} else if (strcmp(key, "effect") == 0) {
+			err = get_uint(c, v, 0, 3, false, &u);
+			t->effect = (uint8_t)u;
+		} else if (strcmp(key, "metadata_prefix") == 0) {
+			err = get_hex(c, v, false, 0, SCENARIO_METADATA_PREFIX_MAX, t->metadata_prefix, &len);
+			t->metadata_prefix_len = (uint8_t)len;
+		} else if (strcmp(key, "newer_only") == 0) {
+			err = get_bool(c, v, &t->newer_only);
+		} else if (strcmp(key, "new_fwid") == 0) {
+			err = get_hex(c, v, false, SCENARIO_FWID_MIN, SCENARIO_FWID_MAX, t->new_fwid, &len);
+			t->new_fwid_len = (uint8_t)len;
+		} else {
+			err = refuse(c, "unknown field (known: rx_seg_max, block_size_log_min, block_size_log_max, "
+				     "chunk_count_max, blob_size_max, modes, processing_ms, verify_ms, reboot_ms, low_power, "
+				     "poll_interval_ms, friend_queue, effect, metadata_prefix, newer_only, new_fwid)");
+		}
+		if (err)
+			return err;
+	}
+	/* one of the two given alone moves the other with it, as a Kconfig with MIN = MAX does */
+	if (have_log_min && !have_log_max && t->block_size_log_max < t->block_size_log_min)
+		t->block_size_log_max = t->block_size_log_min;
+	if (have_log_max && !have_log_min && t->block_size_log_min > t->block_size_log_max)
+		t->block_size_log_min = t->block_size_log_max;
+	if (t->block_size_log_min > t->block_size_log_max) {
+		set_path(c, "$.nodes", "[%zu].target.block_size_log_min", index);
+		return refuse(c, "%u is above block_size_log_max %u", t->block_size_log_min, t->block_size_log_max);
+	}
+	if (t->low_power) {
+		set_path(c, "$.nodes", "[%zu].target.modes", index);
+		if (json_object_get(obj, "modes") && t->modes != MB_MODES_PULL)
+			return refuse(c, "a low-power node supports pull mode only: \"pull\" or leave it out");
+		t->modes = MB_MODES_PULL;
+	}
+	if (t->newer_only && n->fwid_len != SCENARIO_FWID_NCS_SIZE) {
+		set_path(c, "$.nodes", "[%zu].target.newer_only", index);
+		return refuse(c, "needs a \"fwid\" of %d bytes (company id and the 8-byte MCUboot version) to compare "
+			      "versions with, the node's has %u", SCENARIO_FWID_NCS_SIZE, n->fwid_len);
+	}
+	return 0;
+}
+
+static int get_percent(struct check *c, const json_t *v, uint8_t *ret)
+{
+	unsigned long u;
+	int err = get_uint(c, v, 0, 100, false, &u);
+
+	if (err == 0)
+		*ret = (uint8_t)u;
+	return err;
+}
+
+/* "faults": what goes wrong at this node during an update. */
+static int get_faults(struct check *c, size_t index, const json_t *obj, struct scenario_faults *f)
+{
+	unsigned long u;
+	const char *key;
+	json_t *v;
+	int err;
+
+	set_path(c, "$.nodes", "[%zu].faults", index);
+	if (!json_is_object(obj))
+		return refuse(c, "must be an object (fields: rejects_metadata, fails_verification, silent_at, "
+			      "reboots_at, keeps_old_firmware, joins_late)");
+	json_object_foreach((json_t *)obj, key, v) {
+		set_path(c, "$.nodes", "[%zu].faults.%s", index, key);
+		if (strcmp(key, "rejects_metadata") == 0) {
+			err = get_bool(c, v, &f->rejects_metadata);
+		} else if (strcmp(key, "fails_verification") == 0) {
+			err = get_bool(c, v, &f->fails_verification);
+		} else if (strcmp(key, "keeps_old_firmware") == 0) {
+			err = get_bool(c, v, &f->keeps_old_firmware);
+		} else if (strcmp(key, "silent_at") == 0) {
+			err = get_percent(c, v, &f->silent_at);
+		} else if (strcmp(key, "reboots_at") == 0) {
+			err = get_percent(c, v, &f->reboots_at);
+		} else if (strcmp(key, "joins_late") == 0) {
+			err = get_uint(c, v, 0, SCENARIO_MS_MAX, false, &u);
+			f->joins_late_ms = (uint32_t)u;
+		} else {
+			err = refuse(c, "unknown field (known: rejects_metadata, fails_verification, silent_at, "
+				     "reboots_at, keeps_old_firmware, joins_late)");
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* One node; its fields in any order, unknown ones refused (a typo must not silently become a default). */
 static int get_node(struct check *c, size_t index, const json_t *obj, const struct scenario *net,
 		    struct scenario_node *n)
@@ -559,6 +703,7 @@ static int get_node(struct check *c, size_t index, const json_t *obj, const stru
 	n->hops = 1;
 	n->crpl = SCENARIO_CRPL_DEFAULT;
 	n->features = SCENARIO_FEATURES_DEFAULT;
+	scenario_target_defaults(n);
 
 	json_object_foreach((json_t *)obj, key, v) {
 		set_path(c, "$.nodes", "[%zu].%s", index, key);
@@ -600,12 +745,13 @@ static int get_node(struct check *c, size_t index, const json_t *obj, const stru
 			n->features = (uint16_t)u;
 		} else if (strcmp(key, "dfu") == 0 || strcmp(key, "composition") == 0 || strcmp(key, "net_keys") == 0 ||
 			   strcmp(key, "app_keys") == 0 || strcmp(key, "bindings") == 0 ||
-			   strcmp(key, "subscriptions") == 0) {
-			err = 0;        /* get_node_state(), once the node's other fields are known */
+			   strcmp(key, "subscriptions") == 0 || strcmp(key, "target") == 0 ||
+			   strcmp(key, "faults") == 0) {
+			err = 0;        /* get_node_state() and below, once the node's other fields are known */
 		} else {
 			err = refuse(c, "unknown field (known: name, address, elements, uuid, company_id, product_id, "
 				     "version_id, fwid, hops, loss_rate, device_key, crpl, features, dfu, composition, "
-				     "net_keys, app_keys, bindings, subscriptions)");
+				     "net_keys, app_keys, bindings, subscriptions, target, faults)");
 		}
 		if (err)
 			return err;
@@ -613,6 +759,10 @@ static int get_node(struct check *c, size_t index, const json_t *obj, const stru
 	if (!have_device_key)
 		scenario_default_device_key(n->uuid, n->device_key);
 	if ((err = get_node_state(c, index, obj, net, n)) != 0)
+		return err;
+	if ((v = json_object_get(obj, "target")) && (err = get_target(c, index, v, n)) != 0)
+		return err;
+	if ((v = json_object_get(obj, "faults")) && (err = get_faults(c, index, v, &n->faults)) != 0)
 		return err;
 	set_path(c, "$.nodes", "[%zu].address", index);
 	if ((unsigned)n->address + n->elements - 1 > 0x7fff)
@@ -701,6 +851,163 @@ static int get_network_keys(struct check *c, const char *field, const json_t *ar
 	return 0;
 }
 
+/* "radio": knobs by name (radio_param_table), then the whole set checked (some rules tie two knobs). */
+static int get_radio(struct check *c, const json_t *obj, struct radio_params *ret)
+{
+	struct radio_params p = *ret;
+	char reason[160], buf[48];
+	const char *key;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(obj))
+		return refuse(c, "must be an object of radio knobs (docs/radio-model.md), got %s", shown(obj, buf, sizeof(buf)));
+	json_object_foreach((json_t *)obj, key, v) {
+		const struct radio_param_desc *d = radio_param_find(key);
+
+		set_path(c, "$.radio.", "%s", key);
+		if (!d)
+			return refuse(c, "unknown radio knob (docs/radio-model.md lists them)");
+		if (d->type == RADIO_PARAM_BOOL && json_is_boolean(v))
+			rc = radio_param_set_number(&p, d, json_is_true(v) ? 1 : 0, reason, sizeof(reason));
+		else if (d->type == RADIO_PARAM_ENUM && json_is_string(v))
+			rc = radio_param_set_string(&p, d, json_string_value(v), reason, sizeof(reason));
+		else if (json_is_integer(v))
+			rc = radio_param_set_number(&p, d, json_integer_value(v), reason, sizeof(reason));
+		else
+			return refuse(c, "must be %s, got %s", d->type == RADIO_PARAM_BOOL ? "true or false" :
+				      d->type == RADIO_PARAM_ENUM ? "one of its names or an integer" : "an integer",
+				      shown(v, buf, sizeof(buf)));
+		if (rc < 0)
+			return refuse(c, "%s", reason);
+	}
+	snprintf(c->path, sizeof(c->path), "$.radio");
+	if (radio_params_check(&p, reason, sizeof(reason)) < 0)
+		return refuse(c, "%s", reason);
+	*ret = p;
+	return 0;
+}
+
+/* "bench": what meshfleet-sim --bench distributes, and how. */
+static int get_bench(struct check *c, const json_t *obj, struct scenario_bench *b)
+{
+	char buf[48];
+	unsigned long u;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_object(obj))
+		return refuse(c, "must be an object, got %s", shown(obj, buf, sizeof(buf)));
+	json_object_foreach((json_t *)obj, key, v) {
+		set_path(c, "$.bench.", "%s", key);
+		if (strcmp(key, "image_size") == 0) {
+			rc = get_uint(c, v, 1, SCENARIO_BENCH_IMAGE_MAX, false, &u);
+			b->image_size = (uint32_t)u;
+		} else if (strcmp(key, "block_size_log") == 0 || strcmp(key, "chunk_size") == 0) {
+			bool block = key[0] == 'b';
+
+			if (json_is_string(v) && strcmp(json_string_value(v), "capabilities") == 0)
+				u = 0;
+			else if (block)
+				rc = get_uint(c, v, MB_BLOCK_SIZE_LOG_MIN, MB_BLOCK_SIZE_LOG_MAX, false, &u);
+			else
+				rc = get_uint(c, v, MB_CHUNK_SIZE_MIN, MB_CHUNK_SIZE_MAX, false, &u);
+			if (rc == 0 && block)
+				b->block_size_log = (uint8_t)u;
+			else if (rc == 0)
+				b->chunk_size = (uint16_t)u;
+		} else if (strcmp(key, "mode") == 0) {
+			const char *m = json_is_string(v) ? json_string_value(v) : "";
+
+			if (strcmp(m, "push") == 0)
+				b->mode = SCENARIO_BENCH_PUSH;
+			else if (strcmp(m, "pull") == 0)
+				b->mode = SCENARIO_BENCH_PULL;
+			else
+				rc = refuse(c, "must be \"push\" or \"pull\", got %s", shown(v, buf, sizeof(buf)));
+		} else if (strcmp(key, "policy") == 0) {
+			const char *m = json_is_string(v) ? json_string_value(v) : "";
+
+			if (strcmp(m, "apply") == 0)
+				b->policy = SCENARIO_BENCH_APPLY;
+			else if (strcmp(m, "verify_only") == 0)
+				b->policy = SCENARIO_BENCH_VERIFY_ONLY;
+			else
+				rc = refuse(c, "must be \"apply\" or \"verify_only\", got %s", shown(v, buf, sizeof(buf)));
+		} else if (strcmp(key, "group") == 0) {
+			if (json_is_string(v) && strcmp(json_string_value(v), "unicast") == 0)
+				u = 0;
+			else
+				rc = get_uint(c, v, 0xC000, 0xFFFE, true, &u);
+			b->group = (uint16_t)u;
+		} else if (strcmp(key, "ttl") == 0) {
+			rc = get_uint(c, v, 0, RADIO_HOPS_MAX, false, &u);
+			if (rc == 0 && u == 1)
+				rc = refuse(c, "must be 0 or 2..%d (TTL 1 is never sent), got 1", RADIO_HOPS_MAX);
+			b->ttl = (uint8_t)u;
+		} else if (strcmp(key, "timeout_base") == 0) {
+			rc = get_uint(c, v, 0, 0xFFFF, false, &u);
+			b->timeout_base = (uint16_t)u;
+		} else if (strcmp(key, "sequential") == 0) {
+			rc = get_bool(c, v, &b->sequential);
+		} else if (strcmp(key, "targets") == 0) {
+			if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0) {
+				b->n_targets = 0;
+				continue;
+			}
+			if (!json_is_array(v) || json_array_size(v) == 0)
+				return refuse(c, "must be \"all\" or a non-empty array of node addresses, got %s",
+					      shown(v, buf, sizeof(buf)));
+			if (json_array_size(v) > SCENARIO_NODES_MAX)
+				return refuse(c, "must have at most %d addresses", SCENARIO_NODES_MAX);
+			for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+				set_path(c, "$.bench.targets", "[%zu]", i);
+				rc = get_uint(c, json_array_get(v, i), 0x0001, 0x7FFF, true, &u);
+				b->targets[i] = (uint16_t)u;
+			}
+			b->n_targets = json_array_size(v);
+		} else {
+			return refuse(c, "unknown field (known: image_size, block_size_log, chunk_size, mode, policy, "
+				      "group, ttl, timeout_base, sequential, targets)");
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Every "bench" target must be a DFU-capable node of the scenario, each named once. */
+static int check_bench_targets(struct check *c, const struct scenario *s)
+{
+	for (size_t i = 0; i < s->bench.n_targets; i++) {
+		const struct scenario_node *n = scenario_find(s, s->bench.targets[i]);
+
+		set_path(c, "$.bench.targets", "[%zu]", i);
+		if (!n)
+			return refuse(c, "0x%04x is not the primary address of a node", s->bench.targets[i]);
+		if (!scenario_node_dfu_capable(n))
+			return refuse(c, "node 0x%04x is not DFU capable (no Firmware Update and BLOB Transfer Servers)",
+				      n->address);
+		for (size_t j = 0; j < i; j++)
+			if (s->bench.targets[j] == s->bench.targets[i])
+				return refuse(c, "0x%04x is named twice", s->bench.targets[i]);
+	}
+	return 0;
+}
+
+static void bench_defaults(struct scenario_bench *b)
+{
+	*b = (struct scenario_bench){
+		.image_size = SCENARIO_BENCH_IMAGE_DEFAULT,
+		.mode = SCENARIO_BENCH_PUSH,
+		.policy = SCENARIO_BENCH_APPLY,
+		.group = SCENARIO_BENCH_GROUP_DEFAULT,
+		.ttl = SCENARIO_BENCH_TTL_DEFAULT,
+		.timeout_base = SCENARIO_BENCH_TIMEOUT_BASE_DEFAULT,
+	};
+}
+
 static int parse(struct scenario *s, const json_t *root, char *err, size_t err_len)
 {
 	struct check c = { .err = err, .err_len = err_len, .path = "$" };
@@ -713,6 +1020,8 @@ static int parse(struct scenario *s, const json_t *root, char *err, size_t err_l
 
 	if (!json_is_object(root))
 		return refuse(&c, "must be an object with \"nodes\"");
+	radio_params_zephyr_default(&next.radio);
+	bench_defaults(&next.bench);
 	json_object_foreach((json_t *)root, key, v) {
 		set_path(&c, "$.", "%s", key);
 		if (strcmp(key, "nodes") == 0) {
@@ -729,8 +1038,15 @@ static int parse(struct scenario *s, const json_t *root, char *err, size_t err_l
 		} else if (strcmp(key, "description") == 0) {
 			if (!json_is_string(v))
 				return refuse(&c, "must be a string");
+		} else if (strcmp(key, "radio") == 0) {
+			if ((rc = get_radio(&c, v, &next.radio)) != 0)
+				return rc;
+		} else if (strcmp(key, "bench") == 0) {
+			if ((rc = get_bench(&c, v, &next.bench)) != 0)
+				return rc;
 		} else if (strcmp(key, "net_keys") != 0 && strcmp(key, "app_keys") != 0) {
-			return refuse(&c, "unknown field (known: description, hop_delay_ms, net_keys, app_keys, nodes)");
+			return refuse(&c, "unknown field (known: description, hop_delay_ms, radio, bench, net_keys, "
+				      "app_keys, nodes)");
 		}
 	}
 	/* the keys before the nodes, which name them */
@@ -767,6 +1083,8 @@ static int parse(struct scenario *s, const json_t *root, char *err, size_t err_l
 		if ((rc = get_node(&c, i, json_array_get(nodes, i), &next, &next.nodes[i])) != 0)
 			goto fail;
 	if ((rc = check_unique(&c, next.nodes, next.node_count)) != 0)
+		goto fail;
+	if ((rc = check_bench_targets(&c, &next)) != 0)
 		goto fail;
 	scenario_done(s);
 	*s = next;
@@ -823,6 +1141,8 @@ static const char BUILTIN[] =
 void scenario_init(struct scenario *s)
 {
 	*s = (struct scenario){ .hop_delay_ms = SCENARIO_HOP_DELAY_DEFAULT };
+	radio_params_zephyr_default(&s->radio);
+	bench_defaults(&s->bench);
 }
 
 int scenario_load_file(struct scenario *s, const char *path, char *err, size_t err_len)
@@ -925,6 +1245,24 @@ struct scenario_model *scenario_node_model(struct scenario_node *n, uint8_t elem
 		if (n->models[i].element == element && n->models[i].id == id && n->models[i].vendor == vendor)
 			return &n->models[i];
 	return NULL;
+}
+
+void scenario_target_defaults(struct scenario_node *n)
+{
+	n->target = (struct scenario_target){
+		.rx_seg_max = SCENARIO_RX_SEG_MAX_DEFAULT,
+		.block_size_log_min = SCENARIO_BLOCK_LOG_DEFAULT,
+		.block_size_log_max = SCENARIO_BLOCK_LOG_DEFAULT,
+		.modes = MB_MODES_PUSH | MB_MODES_PULL,
+		.chunk_count_max = SCENARIO_CHUNK_COUNT_DEFAULT,
+		.blob_size_max = SCENARIO_BLOB_SIZE_DEFAULT,
+		.processing_ms = SCENARIO_PROCESSING_DEFAULT,
+		.verify_ms = SCENARIO_VERIFY_DEFAULT,
+		.reboot_ms = SCENARIO_REBOOT_DEFAULT,
+		.friend_queue = SCENARIO_FRIEND_QUEUE_DEFAULT,
+		.poll_interval_ms = SCENARIO_POLL_INTERVAL_DEFAULT,
+	};
+	n->faults = (struct scenario_faults){ .silent_at = SCENARIO_PERCENT_OFF, .reboots_at = SCENARIO_PERCENT_OFF };
 }
 
 bool scenario_node_dfu_capable(const struct scenario_node *n)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "mesh_access.h"
+#include "radio.h"
 
 #define SCENARIO_NODES_MAX 4096
 #define SCENARIO_NAME_MAX 32
@@ -63,6 +64,57 @@ struct scenario_model {
 	uint16_t subscriptions[SCENARIO_SUBSCRIPTIONS_MAX];     /* group addresses, in the order added */
 };
 
+/* --- a node as an update Target (target.h): its Firmware Update and BLOB Transfer Servers and its faults --- */
+#define SCENARIO_RX_SEG_MAX_DEFAULT 10          /* NCS DFU target sample: RX SDU 120, MTU 116, chunks <= 113 bytes */
+#define SCENARIO_RX_SEG_MAX_MIN 2               /* below, the MTU is under the 20 bytes Zephyr's client accepts */
+#define SCENARIO_RX_SEG_MAX_MAX 32
+#define SCENARIO_BLOCK_LOG_DEFAULT 12           /* CONFIG_BT_MESH_BLOB_BLOCK_SIZE_MIN = _MAX = 4096 */
+#define SCENARIO_BLOCK_LOG_MAX 20               /* their Kconfig range: 64 B .. 1 MiB */
+#define SCENARIO_CHUNK_COUNT_DEFAULT 256        /* CONFIG_BT_MESH_BLOB_CHUNK_COUNT_MAX */
+#define SCENARIO_CHUNK_COUNT_MAX 2992           /* its Kconfig range: one Block Status bitfield */
+#define SCENARIO_BLOB_SIZE_DEFAULT 524288       /* CONFIG_BT_MESH_BLOB_SIZE_MAX */
+#define SCENARIO_PROCESSING_DEFAULT 10          /* ms from hearing a message to answering it (before the random
+						 * delay of the access layer) */
+#define SCENARIO_VERIFY_DEFAULT 1000            /* ms in Verifying Update */
+#define SCENARIO_REBOOT_DEFAULT 5000            /* ms from a reboot to answering again (MCUboot swap and boot) */
+#define SCENARIO_POLL_INTERVAL_DEFAULT 1000     /* a low-power node's Friend Poll period, ms */
+#define SCENARIO_POLL_INTERVAL_MAX 30000        /* an LPN polls at least every 30 s during a transfer */
+#define SCENARIO_FRIEND_QUEUE_DEFAULT 16        /* CONFIG_BT_MESH_FRIEND_QUEUE_SIZE: PDUs the Friend holds */
+#define SCENARIO_MS_MAX 3600000                 /* times of a target: up to an hour */
+#define SCENARIO_METADATA_PREFIX_MAX 16
+#define SCENARIO_PERCENT_OFF 0xFF               /* silent_at / reboots_at not set */
+#define SCENARIO_FWID_NCS_SIZE 10               /* company id + MCUboot version: an NCS build's FWID (newer_only) */
+
+struct scenario_target {
+	uint8_t rx_seg_max;                     /* BT_MESH_RX_SEG_MAX: MTU 12 x n - 4, chunks up to 12 x n - 7 */
+	uint8_t block_size_log_min;
+	uint8_t block_size_log_max;
+	uint8_t modes;                          /* MB_MODES_PUSH | MB_MODES_PULL */
+	uint16_t chunk_count_max;               /* per block */
+	uint32_t blob_size_max;
+	uint32_t processing_ms;
+	uint32_t verify_ms;
+	uint32_t reboot_ms;
+	bool low_power;                         /* pull mode only; hears messages at its polls */
+	uint8_t friend_queue;                   /* PDUs its Friend queues between two polls */
+	uint32_t poll_interval_ms;
+	uint8_t effect;                         /* Additional Information answered when the metadata is accepted */
+	bool newer_only;                        /* Zephyr-format metadata must carry a newer version than the FWID's */
+	uint8_t metadata_prefix_len;
+	uint8_t metadata_prefix[SCENARIO_METADATA_PREFIX_MAX];  /* accepted metadata starts with these bytes */
+	uint8_t new_fwid_len;                   /* 0: the FWID comes from the image (target.h) */
+	uint8_t new_fwid[SCENARIO_FWID_MAX];
+};
+
+struct scenario_faults {
+	bool rejects_metadata;                  /* Metadata Check and Update Start: Metadata Check Failed */
+	bool fails_verification;                /* Verifying -> Verification Failed */
+	bool keeps_old_firmware;                /* apply "succeeds", the old FWID after the reboot */
+	uint8_t silent_at;                      /* percent of the image, or SCENARIO_PERCENT_OFF */
+	uint8_t reboots_at;                     /* percent of the image, or SCENARIO_PERCENT_OFF */
+	uint32_t joins_late_ms;                 /* deaf until this virtual time */
+};
+
 struct scenario_node {
 	char name[SCENARIO_NAME_MAX + 1];       /* "" when not given */
 	uint16_t address;                       /* primary element's unicast address */
@@ -85,10 +137,45 @@ struct scenario_node {
 	uint8_t n_app_keys;
 	struct scenario_key net_keys[SCENARIO_NODE_NET_KEYS_MAX];
 	struct scenario_key app_keys[SCENARIO_NODE_APP_KEYS_MAX];       /* index and value, as a node stores them */
+	struct scenario_target target;          /* "target" */
+	struct scenario_faults faults;          /* "faults" */
+};
+
+/* --- "bench": the distribution meshfleet-sim --bench runs (bench.h) --- */
+#define SCENARIO_BENCH_IMAGE_DEFAULT 102400     /* 100 kB, the smaller image */
+#define SCENARIO_BENCH_IMAGE_MAX (16u * 1024 * 1024)
+#define SCENARIO_BENCH_GROUP_DEFAULT 0xC000
+#define SCENARIO_BENCH_TIMEOUT_BASE_DEFAULT 2   /* targets give up after 10 x (2 + 1) = 30 s of silence */
+#define SCENARIO_BENCH_TTL_DEFAULT 0xFF         /* the dongle's default TTL (MSG_TTL_DEFAULT) */
+
+enum scenario_bench_mode {
+	SCENARIO_BENCH_PUSH = 1,                /* = MSG_DIST_MODE_PUSH */
+	SCENARIO_BENCH_PULL = 2,
+};
+
+enum scenario_bench_policy {
+	SCENARIO_BENCH_VERIFY_ONLY = 0,         /* = MSG_DIST_POLICY_VERIFY_ONLY */
+	SCENARIO_BENCH_APPLY = 1,
+};
+
+struct scenario_bench {
+	uint32_t image_size;                    /* bytes */
+	uint8_t block_size_log;                 /* 0: from the targets' capabilities */
+	uint16_t chunk_size;                    /* 0: from the targets' capabilities */
+	uint8_t mode;                           /* enum scenario_bench_mode */
+	uint8_t policy;                         /* enum scenario_bench_policy */
+	uint16_t group;                         /* 0: unicast to each target */
+	uint8_t ttl;                            /* 0, 2..127, or SCENARIO_BENCH_TTL_DEFAULT */
+	uint16_t timeout_base;
+	bool sequential;                        /* one distribution per target, one after the other (the legacy way) */
+	size_t n_targets;                       /* 0: every DFU-capable node */
+	uint16_t targets[SCENARIO_NODES_MAX];   /* primary addresses */
 };
 
 struct scenario {
 	uint32_t hop_delay_ms;
+	struct radio_params radio;              /* "radio": every knob of radio_param_table; Zephyr's defaults */
+	struct scenario_bench bench;            /* "bench" (its defaults without one) */
 	bool learn_keys;                        /* see the glossary; the key values below are zero until learned */
 	size_t n_net_keys;
 	size_t n_app_keys;
@@ -130,6 +217,10 @@ void scenario_bind_all(struct scenario_node *n);
 
 /* The model @id (vendor or SIG) on element @element of @n, or NULL. */
 struct scenario_model *scenario_node_model(struct scenario_node *n, uint8_t element, uint32_t id, bool vendor);
+
+/* The defaults of "target" and "faults" (an NCS target sample without faults): for nodes from a CDB or a generator
+ * too. */
+void scenario_target_defaults(struct scenario_node *n);
 
 /* True if @n has the Firmware Update Server and the BLOB Transfer Server on its primary element. */
 bool scenario_node_dfu_capable(const struct scenario_node *n);

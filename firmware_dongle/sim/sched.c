@@ -22,6 +22,20 @@ int sched_init(struct sched *s, double speed, size_t cap)
 	return s->heap ? 0 : -ENOMEM;
 }
 
+int sched_init_virtual(struct sched *s, size_t cap)
+{
+	int err = sched_init(s, 0, cap);
+
+	s->virtual_now = 0;
+	return err;
+}
+
+void sched_advance(struct sched *s, uint64_t at)
+{
+	if (s->speed == 0 && at != SCHED_NEVER && at > s->virtual_now)
+		s->virtual_now = at;
+}
+
 void sched_done(struct sched *s)
 {
 	free(s->heap);
@@ -31,6 +45,8 @@ void sched_done(struct sched *s)
 
 uint64_t sched_now(const struct sched *s)
 {
+	if (s->speed == 0)
+		return s->virtual_now;
 	return (uint64_t)((double)(mono_ns() - s->start_ns) * s->speed / 1e6);
 }
 
@@ -98,7 +114,7 @@ int sched_real_delay(const struct sched *s, uint64_t at)
 
 	if (at == SCHED_NEVER)
 		return -1;
-	if (at <= now)
+	if (at <= now || s->speed == 0)
 		return 0;
 	ms = ceil((double)(at - now) / s->speed);
 	return ms > INT_MAX ? INT_MAX : (int)ms;

@@ -1,6 +1,9 @@
 /* sched: the simulator's discrete-event clock. Virtual time runs at --speed times real time (CLOCK_MONOTONIC);
  * events wait in a binary heap ordered by virtual time, ties in the order they were added, so equal times never
- * depend on the heap's layout. The main loop sleeps in poll() until the next event is due in real time. */
+ * depend on the heap's layout. The main loop sleeps in poll() until the next event is due in real time.
+ *
+ * A clock made with sched_init_virtual() (meshfleet-sim --bench) does not follow real time at all: it stands still
+ * until sched_advance() moves it to the next thing due, so a run takes as long as its computation. */
 #ifndef MESHFLEET_SIM_SCHED_H
 #define MESHFLEET_SIM_SCHED_H
 
@@ -18,7 +21,8 @@ struct sched_event {
 };
 
 struct sched {
-	double speed;
+	double speed;           /* 0: a virtual clock (sched_init_virtual()) */
+	uint64_t virtual_now;   /* its time, virtual ms */
 	int64_t start_ns;       /* CLOCK_MONOTONIC at virtual time 0 */
 	struct sched_event *heap;
 	size_t len;
@@ -28,7 +32,12 @@ struct sched {
 
 /* Starts virtual time at 0 now. Returns 0 or -ENOMEM. */
 int sched_init(struct sched *s, double speed, size_t cap);
+/* A clock that only sched_advance() moves, from 0. Returns 0 or -ENOMEM. */
+int sched_init_virtual(struct sched *s, size_t cap);
 void sched_done(struct sched *s);
+
+/* A virtual clock: jumps to @at (never back). No effect on a real-time clock. */
+void sched_advance(struct sched *s, uint64_t at);
 
 uint64_t sched_now(const struct sched *s);
 

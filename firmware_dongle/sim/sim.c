@@ -1,6 +1,6 @@
-/* sim: see sim.h. The loop: run the events that are due (answers from nodes, the end of an unplug), finish a
- * pending reset, poll the pty and the signalfd until the next thing is due, move bytes between the pty and the
- * core through the fault injection. */
+/* sim: see sim.h. The loop: run the events that are due (the radio's deliveries and answers, the end of an
+ * unplug), finish a pending reset, poll the pty and the signalfd until the next thing is due, move bytes between the
+ * pty and the core through the fault injection. --bench runs the same core and fleet in virtual time (run_bench()). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "core.h"
 #include "faults.h"
 #include "fleet.h"
@@ -29,10 +31,15 @@
 #define OUT_RESERVE (16 * 1024)         /* input is read only while this much output fits */
 #define READ_MAX 4096
 #define EVENTS_MAX 65536                /* answers in flight */
+#define BENCH_EVENTS_MAX (1024 * 1024)  /* --bench: a group message to thousands of nodes is an event each */
+#define BENCH_SPIN_MAX 100000           /* loop turns at one virtual time before --bench calls it stuck */
+#define US_PER_MS 1000
+#define SEED_STREAM_RANDOM 8            /* rng_seed() streams: radio 0, faults 1 and 2, fleet 3, fleetdb 4-7 */
 #define RESET_DRAIN_MS 1000             /* a RESET waits this long at most for the output to drain */
 
 enum event_kind {
-	EVENT_ANSWER,   /* arg[0]: the fleet's answer id */
+	EVENT_FLEET,    /* arg[0..2]: a struct fleet_event's kind, a, b (the radio model) */
+	EVENT_TX_DONE,  /* the mesh stack finished sending a message of the core's */
 };
 
 struct sim {
@@ -50,6 +57,8 @@ struct sim {
 	struct faults from_host;
 	struct core_platform platform;
 	struct core core;
+	struct bench *bench;            /* --bench: the in-process host; NULL otherwise */
+	struct rng random;              /* the platform's random source (BLOB IDs), from --seed */
 	bool powered;                   /* false while unplugged with --unplug-reboots */
 	uint64_t replug_at;             /* virtual time the unplug ends, or SCHED_NEVER */
 	bool reset_pending;             /* the core answered RESET; reboot once the output has drained */
@@ -122,6 +131,10 @@ static bool plat_send(void *ctx, const uint8_t *wire, size_t len)
 	struct sim *s = ctx;
 	size_t n;
 
+	if (s->bench) {
+		bench_from_dongle(s->bench, wire, len);
+		return true;
+	}
 	if (!pty_is_open(&s->pty) || len > COBS_WIRE_MAX(FRAME_MAX_SIZE)) {
 		s->out_refused++;
 		return false;
@@ -181,31 +194,51 @@ static int plat_mesh_config(void *ctx, const struct msg_mesh_config *cfg, uint32
 	return 0;
 }
 
-/* An answer travels as a scheduled event; the fleet holds it until then. */
-static void schedule_answer(void *ctx, const struct fleet_answer *a)
-{
-	struct sim *s = ctx;
-	struct sched_event ev = { .at = sched_now(&s->sched) + a->delay_ms, .kind = EVENT_ANSWER,
-				  .arg = { a->id } };
-
-	if (sched_add(&s->sched, &ev) < 0) {
-		fleet_cancel(&s->fleet, a->id);
-		s->answers_dropped++;
-	}
-}
-
 static void fleet_log_line(void *ctx, enum msg_log_level level, const char *text)
 {
 	log_line(ctx, level, "fleet", text);
 }
 
+/* The fleet's events (radio model) in the simulator's queue. */
+static int schedule_fleet(void *ctx, const struct fleet_event *fe)
+{
+	struct sim *s = ctx;
+	struct sched_event ev = { .at = fe->at_ms, .kind = EVENT_FLEET, .arg = { fe->kind, fe->a, fe->b } };
+
+	return sched_add(&s->sched, &ev);
+}
+
 static int plat_mesh_send(void *ctx, const struct core_mesh_tx *tx)
 {
 	struct sim *s = ctx;
+	struct radio_tx rtx;
+	struct sched_event done = { .kind = EVENT_TX_DONE };
+	int err;
 
 	sim_log(s, MSG_LOG_DEBUG, "mesh: %u bytes to 0x%04x, sequence %u+%u", tx->msg->payload_len, tx->msg->dst,
 		tx->seq, tx->seq_count);
-	fleet_handle(&s->fleet, tx, schedule_answer, s);
+	err = fleet_send(&s->fleet, tx, sched_now(&s->sched), schedule_fleet, s, &rtx);
+	if (err < 0) {
+		sim_log(s, MSG_LOG_WARNING, "mesh: the radio refused %u bytes to 0x%04x: %s", tx->msg->payload_len,
+			tx->msg->dst, strerror(-err));
+		return err;
+	}
+	if (s->bench)
+		bench_note_tx(s->bench, tx->msg->payload[0], &rtx);
+	/* Zephyr's "send end": the core may hand over the next message */
+	done.at = (rtx.done_us + US_PER_MS - 1) / US_PER_MS;
+	if (sched_add(&s->sched, &done) < 0)
+		s->answers_dropped++;   /* the core retries on its own (DIST_BUSY_RETRY_MS) */
+	return 0;
+}
+
+/* Random bytes from --seed: the same seed gives the same BLOB IDs, so a run can be repeated. */
+static int plat_random(void *ctx, uint8_t *buf, size_t len)
+{
+	struct sim *s = ctx;
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)rng_next(&s->random);
 	return 0;
 }
 
@@ -233,6 +266,7 @@ static const struct core_platform_ops sim_ops = {
 	.store_write = plat_store_write,
 	.mesh_config = plat_mesh_config,
 	.mesh_send = plat_mesh_send,
+	.random = plat_random,
 	.reset = plat_reset,
 	.log = plat_log,
 };
@@ -325,12 +359,21 @@ static void run_event(struct sim *s, const struct sched_event *ev)
 	struct msg_mesh_recv rx;
 
 	switch ((enum event_kind)ev->kind) {
-	case EVENT_ANSWER:
-		if (!fleet_reply(&s->fleet, ev->arg[0], buf, &rx) || !s->powered) {
+	case EVENT_FLEET: {
+		struct fleet_event fe = { .at_ms = ev->at, .kind = ev->arg[0], .a = ev->arg[1], .b = ev->arg[2] };
+
+		if (!fleet_run_event(&s->fleet, &fe, sched_now(&s->sched), schedule_fleet, s, buf, &rx))
+			return;
+		if (!s->powered) {
 			s->answers_dropped++;
 			return;
 		}
 		core_mesh_recv(&s->core, &rx);
+		return;
+	}
+	case EVENT_TX_DONE:
+		if (s->powered && !s->reset_pending)
+			core_mesh_tx_done(&s->core);
 		return;
 	}
 }
@@ -480,6 +523,77 @@ static int loop(struct sim *s)
 	return s->failed ? 1 : 0;
 }
 
+static double wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void bench_send(void *ctx, const uint8_t *wire, size_t len)
+{
+	struct sim *s = ctx;
+
+	core_input(&s->core, wire, len);
+}
+
+/* --bench: the whole distribution in virtual time, as fast as the CPU allows: the clock jumps to whatever is due
+ * next (an event, the core's deadline, the host's). Returns the exit status. */
+static int run_bench(struct sim *s)
+{
+	const struct sim_options *opt = s->opt;
+	double wall_start = wall_seconds();
+	uint64_t spin_at = 0;
+	unsigned spins = 0;
+	char err[256];
+
+	sched_done(&s->sched);
+	if (sched_init_virtual(&s->sched, BENCH_EVENTS_MAX) < 0) {
+		sim_fail(s, "out of memory");
+		return 1;
+	}
+	s->bench = bench_new(&s->scenario, opt->seed, bench_send, s, err, sizeof(err));
+	if (!s->bench) {
+		sim_fail(s, "--bench '%s': %s", opt->scenario, err);
+		return 2;
+	}
+	boot(s, MSG_RESET_POWER_ON);
+	while (!bench_done(s->bench)) {
+		uint64_t now = sched_now(&s->sched), next;
+		struct sched_event ev;
+		uint32_t poll_ms;
+
+		while (sched_pop_due(&s->sched, now, &ev))
+			run_event(s, &ev);
+		bench_step(s->bench, now);
+		poll_ms = core_poll(&s->core);
+		next = min_u64(sched_next(&s->sched), bench_next(s->bench));
+		if (poll_ms != CORE_POLL_IDLE)
+			next = min_u64(next, now + poll_ms);
+		if (bench_done(s->bench))
+			break;
+		if (next == SCHED_NEVER) {
+			sim_fail(s, "--bench: nothing more will happen, yet the distribution has not ended (a bug)");
+			return 1;
+		}
+		spins = next <= now && now == spin_at ? spins + 1 : 0;
+		spin_at = now;
+		if (spins > BENCH_SPIN_MAX) {
+			sim_fail(s, "--bench: the loop keeps running at %llu ms without time passing (a bug)",
+				 (unsigned long long)now);
+			return 1;
+		}
+		sched_advance(&s->sched, next);
+	}
+	if (bench_failed(s->bench)) {
+		sim_fail(s, "--bench: %s", bench_failed(s->bench));
+		return 1;
+	}
+	bench_note_radio(s->bench, s->fleet.radio);
+	return bench_report(s->bench, stdout, stderr, opt->bench_out, wall_seconds() - wall_start) < 0 ? 1 : 0;
+}
+
 static int setup_signals(struct sim *s)
 {
 	sigset_t mask;
@@ -617,9 +731,10 @@ int sim_run(const struct sim_options *opt)
 		rc = e == -EINVAL ? 2 : 1;
 		goto cleanup;
 	}
+	rng_seed(&s->random, opt->seed, SEED_STREAM_RANDOM);
 	faults_init(&s->to_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 1);
 	faults_init(&s->from_host, opt->corrupt, opt->drop, opt->dup, opt->seed, 2);
-	if (fleet_init(&s->fleet, &s->scenario, opt->seed) < 0) {
+	if (fleet_init(&s->fleet, &s->scenario, opt->seed) < 0 || fleet_radio_init(&s->fleet, opt->seed) < 0) {
 		sim_fail(s, "out of memory for %zu nodes", s->scenario.node_count);
 		goto cleanup;
 	}
@@ -637,7 +752,12 @@ int sim_run(const struct sim_options *opt)
 		.slot_page_size = FLASH_PAGE_SIZE,
 		.slot_write_align = FLASH_WRITE_ALIGN,
 		.has_bootloader = false,
+		.has_mesh_tx_done = true,       /* EVENT_TX_DONE, from the radio's "send end" */
 	};
+	if (opt->bench) {
+		rc = run_bench(s);
+		goto cleanup;
+	}
 	boot(s, MSG_RESET_POWER_ON);
 	sim_log(s, MSG_LOG_INFO, "%zu nodes%s, slot of %u bytes%s%s, speed %g, seed %llu", s->scenario.node_count,
 		opt->cdb ? " (from the CDB)" : opt->generate ? " (generated)" : opt->scenario ? "" : " (the built-in fleet)",
@@ -654,6 +774,7 @@ cleanup:
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	flash_close(&s->flash);
+	bench_free(s->bench);
 	fleet_done(&s->fleet);
 	scenario_done(&s->scenario);
 	cdb_free(s->cdb);

@@ -19,6 +19,8 @@
 
 struct sim_options {
 	const char *scenario;           /* NULL: the built-in fleet (or @cdb, or @generate) */
+	bool bench;                     /* --bench: run the scenario's "bench" distribution in virtual time, report */
+	const char *bench_out;          /* --bench-out: the report as JSON too */
 	const char *cdb;                /* --cdb: the fleet of a Mesh Configuration Database file */
 	unsigned generate;              /* --generate: a generated fleet of this many nodes; 0: none */
 	double loss;                    /* loss rate of every node of a --cdb or --generate fleet */

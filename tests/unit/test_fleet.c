@@ -1,7 +1,9 @@
 /* Unit tests for firmware_dongle/sim/fleet.c and fleetdb.c: the simulated nodes' Configuration Server (every status
  * code it answers), the key checks (a wrong network, device or application key gets no answer), group subscriptions,
  * state that outlives a dongle reboot, learned keys, and the CDB side: a generated fleet, its export, the export read
- * back, and a CDB the simulator refuses. Messages are built and read with protocol/mesh_access.h, as the daemon does. */
+ * back, and a CDB the simulator refuses; through the radio model: deliveries and answers as events in time order,
+ * the targets, hops, a silent group, loss and determinism. Messages are built and read with protocol/mesh_access.h,
+ * as the daemon does. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,6 +646,136 @@ static void test_bad_cdb(void)
 	scenario_done(&s);
 }
 
+/* --- the radio model: fleet_send() and the events, run here in time order --- */
+
+#define QUEUE_MAX 256
+
+static struct fleet_event queue[QUEUE_MAX];
+static unsigned queued;
+
+static int enqueue(void *ctx, const struct fleet_event *ev)
+{
+	(void)ctx;
+	if (queued == QUEUE_MAX)
+		return -ENOSPC;
+	queue[queued++] = *ev;
+	return 0;
+}
+
+struct arrival {
+	uint64_t at;
+	uint16_t src;
+	uint16_t len;
+	uint8_t payload[FLEET_REPLY_MAX];
+};
+
+/* Sends @payload from the dongle at @now and runs every event to the end; the answers that reached the dongle go to
+ * @out (at most @cap); returns how many. */
+static unsigned radio_exchange(struct fleet *f, uint64_t now, uint16_t dst, const uint8_t *dev_key,
+			       const struct ma_msg *m, struct radio_tx *ret_tx, struct arrival *out, unsigned cap)
+{
+	uint8_t payload[MA_PAYLOAD_MAX], buf[FLEET_REPLY_MAX];
+	struct msg_mesh_send ms = { .dst = dst, .devkey = dev_key != NULL, .ttl = MSG_TTL_DEFAULT, .payload = payload };
+	struct core_mesh_tx tx = { .src = DONGLE, .msg = &ms };
+	size_t len = 0;
+	unsigned n = 0;
+
+	if (ma_encode(m, payload, sizeof(payload), &len) != MA_OK)
+		return 999;
+	ms.payload_len = (uint16_t)len;
+	if (dev_key)
+		memcpy(ms.dev_key, dev_key, 16);
+	queued = 0;
+	if (fleet_send(f, &tx, now, enqueue, NULL, ret_tx) < 0)
+		return 998;
+	while (queued > 0) {
+		unsigned first = 0;
+		struct fleet_event ev;
+		struct msg_mesh_recv rx;
+
+		for (unsigned i = 1; i < queued; i++)
+			if (queue[i].at_ms < queue[first].at_ms)
+				first = i;
+		ev = queue[first];
+		queue[first] = queue[--queued];
+		if (fleet_run_event(f, &ev, ev.at_ms, enqueue, NULL, buf, &rx) && n < cap) {
+			out[n] = (struct arrival){ .at = ev.at_ms, .src = rx.src, .len = rx.payload_len };
+			memcpy(out[n].payload, rx.payload, rx.payload_len);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void test_radio_path(const struct scenario *s)
+{
+	struct ma_msg info = { .opcode = MA_OP_FW_INFO_GET, .u.fw_info_get = { .first_index = 0, .entries_limit = 1 } };
+	struct ma_msg comp = { .opcode = MA_OP_COMP_GET, .u.comp_page = 0 };
+	struct arrival got[4], again[4];
+	struct scenario lossy;
+	struct radio_tx tx;
+	struct ma_msg st;
+	struct fleet f, g;
+	uint64_t lost;
+
+	is_int(fleet_init(&f, s, 7), 0, "radio: fleet_init()");
+	configure(&f, NET_KEY, APP_KEY);
+	is_int(fleet_radio_init(&f, 7), 0, "radio: fleet_radio_init() with the scenario's knobs");
+	ok(fleet_target(&f, 0) && !fleet_target(&f, 1) && fleet_target(&f, 2),
+	   "radio: the DFU-capable nodes have an update target, the switch none");
+
+	is_int(radio_exchange(&f, 1000, 0xC001, NULL, &info, &tx, got, 4), 1,
+	       "radio: Information Get to 0xC001: one answer, from the subscribed sensor");
+	is_int(got[0].src, 0x0300, "... from 0x0300");
+	ok(ma_decode(got[0].payload, got[0].len, &st) == MA_OK && st.opcode == MA_OP_FW_INFO_STATUS,
+	   "... an Information Status, answered by the target");
+	ok(tx.start_us >= 1000000 && tx.done_us > tx.start_us, "... the dongle's message on the air from its send time "
+	   "(%llu .. %llu us)", (unsigned long long)tx.start_us, (unsigned long long)tx.done_us);
+	ok(got[0].at >= 1000 + TARGET_DELAY_MIN_MS, "... the answer after the access layer's delay (%llu ms)",
+	   (unsigned long long)got[0].at);
+
+	is_int(radio_exchange(&f, 5000, 0x0100, NULL, &info, &tx, got, 4), 0,
+	       "radio: Information Get to the lamp, its server not bound: no answer");
+	is_int(radio_exchange(&f, 6000, 0xC00F, NULL, &info, &tx, got, 4), 0,
+	       "radio: to a group nobody subscribes: no answer ...");
+	ok(tx.done_us > 6000000, "... yet the message took the dongle's advertiser");
+
+	is_int(radio_exchange(&f, 10000, 0x0200, s->nodes[1].device_key, &comp, &tx, got, 4), 1,
+	       "radio: Composition Data Get to the switch, two hops away: an answer");
+	ok(got[0].at > 10000 + FLEET_PROCESSING_MS, "... after the request, the processing and two hops both ways "
+	   "(%llu ms)", (unsigned long long)got[0].at);
+
+	is_int(fleet_init(&g, s, 7), 0, "radio: a second fleet, the same seed");
+	configure(&g, NET_KEY, APP_KEY);
+	fleet_radio_init(&g, 7);
+	radio_exchange(&f, 20000, 0xC001, NULL, &info, &tx, got, 4);
+	radio_exchange(&g, 1000, 0xC001, NULL, &info, &tx, again, 4);
+	radio_exchange(&g, 5000, 0x0100, NULL, &info, &tx, again, 4);
+	radio_exchange(&g, 6000, 0xC00F, NULL, &info, &tx, again, 4);
+	radio_exchange(&g, 10000, 0x0200, s->nodes[1].device_key, &comp, &tx, again, 4);
+	radio_exchange(&g, 20000, 0xC001, NULL, &info, &tx, again, 4);
+	ok(got[0].at == again[0].at, "... the same calls: the same answer times (%llu, %llu)",
+	   (unsigned long long)got[0].at, (unsigned long long)again[0].at);
+	fleet_done(&g);
+	fleet_done(&f);
+
+	lossy = *s;
+	lossy.nodes = calloc(s->node_count, sizeof(*lossy.nodes));
+	if (!ok(lossy.nodes != NULL, "radio: a copy of the scenario"))
+		return;
+	memcpy(lossy.nodes, s->nodes, s->node_count * sizeof(*lossy.nodes));
+	lossy.nodes[2].loss_rate = 1;
+	fleet_init(&f, &lossy, 7);
+	configure(&f, NET_KEY, APP_KEY);
+	fleet_radio_init(&f, 7);
+	lost = f.radio_lost;
+	is_int(radio_exchange(&f, 1000, 0xC001, NULL, &info, &tx, got, 4), 0,
+	       "radio: a node with loss rate 1 never hears the request");
+	ok(f.radio_lost > lost, "... counted as lost by the radio");
+	fleet_done(&f);
+	free(lossy.nodes);
+}
+
 int main(void)
 {
 	struct scenario s;
@@ -662,6 +794,7 @@ int main(void)
 	test_reboot(&f);
 	is_int(s.nodes[0].models[3].n_bindings, 0, "the scenario itself is unchanged: the fleet has its own copy");
 	fleet_done(&f);
+	test_radio_path(&s);
 	scenario_done(&s);
 	test_learned_keys();
 	test_lost_answers();

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "scenario.h"
 #include "tap.h"
@@ -313,11 +314,102 @@ static void test_bad(void)
 	refused(many, "$.nodes: must have at most 4096 nodes, got 4097");
 }
 
+/* "radio" and "bench": the knobs by name with their Zephyr defaults, the bench's fields and defaults; one bad value
+ * per rule. */
+#define WITH(obj) "{ " obj ", \"nodes\": [ { \"address\": \"0x0100\", " \
+		  "\"uuid\": \"00112233445566778899aabbccddeeff\", " \
+		  "\"fwid\": \"5900\" }, { \"address\": \"0x0200\", \"uuid\": \"00112233445566778899aabbccddee00\", " \
+		  "\"fwid\": \"5900\", \"dfu\": false } ] }"
+
+static void test_radio_bench(void)
+{
+	struct radio_params zephyr;
+	struct scenario s;
+	char err[512] = "";
+	int rc;
+
+	radio_params_zephyr_default(&zephyr);
+	scenario_init(&s);
+	ok(memcmp(&s.radio, &zephyr, sizeof(zephyr)) == 0, "an empty scenario has Zephyr's radio defaults");
+	rc = scenario_load_string(&s, GOOD, err, sizeof(err));
+	is_int(rc, 0, "a scenario without \"radio\" loads (%s)", err);
+	ok(memcmp(&s.radio, &zephyr, sizeof(zephyr)) == 0, "... with Zephyr's radio defaults");
+	is_int(s.bench.image_size, SCENARIO_BENCH_IMAGE_DEFAULT, "... the bench's image size default");
+	is_int(s.bench.mode, SCENARIO_BENCH_PUSH, "... push");
+	is_int(s.bench.policy, SCENARIO_BENCH_APPLY, "... apply");
+	is_int(s.bench.group, SCENARIO_BENCH_GROUP_DEFAULT, "... group 0xC000");
+	is_int(s.bench.block_size_log, 0, "... block size from the capabilities");
+	is_int(s.bench.n_targets, 0, "... every DFU-capable node");
+	ok(!s.bench.sequential, "... not sequential");
+
+	rc = scenario_load_string(&s, WITH("\"radio\": { \"advertiser\": \"legacy\", \"net_transmit_count\": 0, "
+					   "\"collisions\": true, \"sar_seg_int_step\": 15, \"ttl\": 3 }, "
+					   "\"bench\": { \"image_size\": 8192, \"block_size_log\": 10, \"chunk_size\": 64, "
+					   "\"mode\": \"pull\", \"policy\": \"verify_only\", \"group\": \"unicast\", "
+					   "\"ttl\": 0, \"timeout_base\": 5, \"sequential\": true, "
+					   "\"targets\": [ \"0x0100\" ] }"), err, sizeof(err));
+	is_int(rc, 0, "radio knobs and a bench by name load (%s)", err);
+	is_int(s.radio.advertiser, RADIO_ADV_LEGACY, "advertiser legacy");
+	is_int(s.radio.net_transmit_count, 0, "net_transmit_count 0");
+	is_int(s.radio.collisions, 1, "collisions true");
+	is_int(s.radio.sar_seg_int_step, 15, "sar_seg_int_step 15");
+	is_int(s.radio.ttl, 3, "ttl 3");
+	is_int(s.radio.relay_retransmit_count, zephyr.relay_retransmit_count, "a knob not named keeps its default");
+	is_int(s.bench.image_size, 8192, "bench image_size");
+	is_int(s.bench.block_size_log, 10, "bench block_size_log");
+	is_int(s.bench.chunk_size, 64, "bench chunk_size");
+	is_int(s.bench.mode, SCENARIO_BENCH_PULL, "bench mode pull");
+	is_int(s.bench.policy, SCENARIO_BENCH_VERIFY_ONLY, "bench policy verify_only");
+	is_int(s.bench.group, 0, "bench group unicast");
+	is_int(s.bench.ttl, 0, "bench ttl 0");
+	is_int(s.bench.timeout_base, 5, "bench timeout_base");
+	ok(s.bench.sequential, "bench sequential");
+	ok(s.bench.n_targets == 1 && s.bench.targets[0] == 0x0100, "bench targets [0x0100]");
+	rc = scenario_load_string(&s, WITH("\"radio\": { \"advertiser\": 0 }, \"bench\": { \"group\": \"0xC123\", "
+					   "\"block_size_log\": \"capabilities\", \"chunk_size\": \"capabilities\", "
+					   "\"targets\": \"all\" }"), err, sizeof(err));
+	is_int(rc, 0, "an enum knob as a number, \"capabilities\" and \"all\" load (%s)", err);
+	ok(s.radio.advertiser == RADIO_ADV_LEGACY && s.bench.group == 0xC123 && s.bench.block_size_log == 0 &&
+	   s.bench.chunk_size == 0 && s.bench.n_targets == 0, "... as given");
+	scenario_done(&s);
+
+	refused(WITH("\"radio\": 5"), "$.radio: must be an object of radio knobs");
+	refused(WITH("\"radio\": { \"net_transmit_cnt\": 1 }"), "$.radio.net_transmit_cnt: unknown radio knob");
+	refused(WITH("\"radio\": { \"net_transmit_count\": 8 }"), "$.radio.net_transmit_count: net_transmit_count: must");
+	refused(WITH("\"radio\": { \"net_transmit_count\": -1 }"), "$.radio.net_transmit_count:");
+	refused(WITH("\"radio\": { \"net_transmit_count\": \"2\" }"), "$.radio.net_transmit_count: must be an integer");
+	refused(WITH("\"radio\": { \"net_transmit_count\": 1.5 }"), "$.radio.net_transmit_count: must be an integer");
+	refused(WITH("\"radio\": { \"advertiser\": \"fast\" }"), "$.radio.advertiser:");
+	refused(WITH("\"radio\": { \"collisions\": 2 }"), "$.radio.collisions:");
+	refused(WITH("\"radio\": { \"ttl\": 1 }"), "$.radio");
+	refused(WITH("\"bench\": []"), "$.bench: must be an object");
+	refused(WITH("\"bench\": { \"size\": 1 }"), "$.bench.size: unknown field");
+	refused(WITH("\"bench\": { \"image_size\": 0 }"), "$.bench.image_size: must be from 1");
+	refused(WITH("\"bench\": { \"image_size\": 16777217 }"), "$.bench.image_size: must be from 1 to 16777216");
+	refused(WITH("\"bench\": { \"block_size_log\": 5 }"), "$.bench.block_size_log: must be from 6 to 32");
+	refused(WITH("\"bench\": { \"block_size_log\": \"caps\" }"), "$.bench.block_size_log: must be an integer");
+	refused(WITH("\"bench\": { \"chunk_size\": 7 }"), "$.bench.chunk_size: must be from 8");
+	refused(WITH("\"bench\": { \"mode\": \"poll\" }"), "$.bench.mode: must be \"push\" or \"pull\"");
+	refused(WITH("\"bench\": { \"policy\": 1 }"), "$.bench.policy: must be \"apply\" or \"verify_only\"");
+	refused(WITH("\"bench\": { \"group\": \"0x0100\" }"), "$.bench.group: must be from 0xc000 to 0xfffe");
+	refused(WITH("\"bench\": { \"ttl\": 1 }"), "$.bench.ttl: must be 0 or 2..127");
+	refused(WITH("\"bench\": { \"ttl\": 128 }"), "$.bench.ttl: must be from 0 to 127");
+	refused(WITH("\"bench\": { \"timeout_base\": 65536 }"), "$.bench.timeout_base: must be from 0 to 65535");
+	refused(WITH("\"bench\": { \"sequential\": 1 }"), "$.bench.sequential: must be true or false");
+	refused(WITH("\"bench\": { \"targets\": [] }"), "$.bench.targets: must be \"all\" or a non-empty array");
+	refused(WITH("\"bench\": { \"targets\": [ \"0x0300\" ] }"),
+		"$.bench.targets[0]: 0x0300 is not the primary address of a node");
+	refused(WITH("\"bench\": { \"targets\": [ \"0x0200\" ] }"), "$.bench.targets[0]: node 0x0200 is not DFU capable");
+	refused(WITH("\"bench\": { \"targets\": [ \"0x0100\", 256 ] }"), "$.bench.targets[1]: 0x0100 is named twice");
+	refused(WITH("\"bench\": { \"targets\": [ \"0x8000\" ] }"), "$.bench.targets[0]: must be from 0x0001 to 0x7fff");
+}
+
 int main(void)
 {
 	test_good();
 	test_node_state();
 	test_example();
 	test_bad();
+	test_radio_bench();
 	return done_testing();
 }
