@@ -21,7 +21,7 @@
 
 #define CAMPAIGN_FILE_MAX (1u << 20)            /* bytes of a --file body */
 #define CAMPAIGN_PATH_MAX 256
-#define CAMPAIGN_LIST_PAGES_MAX 10000
+#define CAMPAIGN_STATE_TEXT_MAX 32               /* bytes of a --state value */
 #define CAMPAIGN_BAR_WIDTH 30                   /* characters of the progress bar */
 #define CAMPAIGN_SSE_LINE_MAX 16384             /* bytes of one event-stream line */
 #define CAMPAIGN_TAGS_MAX 16
@@ -299,41 +299,29 @@ static int cmd_create(const struct ctl_api *api, const struct create_options *o)
 
 static int cmd_list(const struct ctl_api *api, const char *state)
 {
-	char path[CAMPAIGN_PATH_MAX], cursor[64] = "";
-	int status = 0;
+	char path[CAMPAIGN_PATH_MAX], escaped[3 * CAMPAIGN_STATE_TEXT_MAX + 1];
+	json_t *all = NULL, *c;
+	size_t i;
 
-	for (int page = 0; page < CAMPAIGN_LIST_PAGES_MAX; page++) {
-		struct ctl_http_response res;
-		json_t *doc, *list, *c;
-		const char *next;
-		size_t i;
-
-		snprintf(path, sizeof(path), "/api/v1/campaigns?limit=1000%s%s%s%s", state ? "&state=" : "",
-			 state ? state : "", cursor[0] ? "&cursor=" : "", cursor);
-		if (ctl_http_expect(api->url, "GET", path, NULL, 0, 200, &res) < 0)
-			return CTL_EXIT_FAILED;
-		doc = json_loads(res.body ? res.body : "", 0, NULL);
-		list = json_object_get(doc, "campaigns");
-		json_array_foreach(list, i, c) {
-			if (api->json) {
-				char *line = json_dumps(c, JSON_COMPACT);
-
-				printf("%s\n", line ? line : "null");
-				free(line);
-			} else {
-				print_line(c);
-			}
-		}
-		next = json_string_value(json_object_get(doc, "next_cursor"));
-		snprintf(cursor, sizeof(cursor), "%s", next ? next : "");
-		if (!doc)
-			status = CTL_EXIT_FAILED;
-		json_decref(doc);
-		ctl_http_response_done(&res);
-		if (!cursor[0] || status)
-			break;
+	if (state && ctl_http_escape_query(state, escaped, sizeof(escaped)) < 0) {
+		fprintf(stderr, "meshfleetctl: campaign list --state '%s': not a campaign state\n", state);
+		return CTL_EXIT_USAGE_ERROR;
 	}
-	return status;
+	snprintf(path, sizeof(path), "/api/v1/campaigns?limit=1000%s%s", state ? "&state=" : "", state ? escaped : "");
+	if (ctl_http_get_all(api->url, path, "campaigns", &all) < 0)
+		return CTL_EXIT_FAILED;
+	json_array_foreach(all, i, c) {
+		if (api->json) {
+			char *line = json_dumps(c, JSON_COMPACT);
+
+			printf("%s\n", line ? line : "null");
+			free(line);
+		} else {
+			print_line(c);
+		}
+	}
+	json_decref(all);
+	return 0;
 }
 
 static int parse_id(const char *text, uint64_t *ret)

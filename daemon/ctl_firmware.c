@@ -20,8 +20,6 @@
 #include "package.h"
 #include "util.h"
 
-#define CTL_FIRMWARE_LIST_PAGES_MAX 10000       /* pages of GET /api/v1/firmware followed before giving up */
-#define CTL_FIRMWARE_CURSOR_MAX 256             /* bytes of a next_cursor, before escaping */
 #define CTL_FIRMWARE_PATH_MAX 4096              /* a request's path and query, escaped */
 #define CTL_FIRMWARE_UNICAST_MAX 0x7fff         /* composition_from: a node's unicast address */
 #define CTL_FIRMWARE_COMPANY_MAX 0xffff
@@ -140,30 +138,6 @@ static int check_import_options(const struct ctl_firmware_options *o)
 	return 0;
 }
 
-/* RFC 3986 unreserved characters stay, everything else is %XX ('+' of a version included). */
-static int escape_query(const char *text, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			     *p == '-' || *p == '.' || *p == '_' || *p == '~';
-
-		if (n + (plain ? 1 : 3) >= size)
-			return -ENAMETOOLONG;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 0xf];
-		}
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 /* "/api/v1/firmware?name=value&..." with the parameters given. Returns 0 or -ENAMETOOLONG. */
 static int import_path(const struct import_param *params, size_t n, char *out, size_t size)
 {
@@ -176,7 +150,7 @@ static int import_path(const struct import_param *params, size_t n, char *out, s
 		if (len + strlen(params[i].api_name) + 2 >= size)
 			return -ENAMETOOLONG;
 		len += (size_t)snprintf(out + len, size - len, "%c%s=", sep, params[i].api_name);
-		if (escape_query(params[i].value, out + len, size - len) < 0)
+		if (ctl_http_escape_query(params[i].value, out + len, size - len) < 0)
 			return -ENAMETOOLONG;
 		len += strlen(out + len);
 		sep = '&';
@@ -439,45 +413,11 @@ static void print_list(const json_t *images)
 /* Every page of GET /api/v1/firmware into one array. */
 static int cmd_list(const struct ctl_firmware_options *options)
 {
-	char path[CTL_FIRMWARE_PATH_MAX], cursor[3 * CTL_FIRMWARE_CURSOR_MAX + 1];
-	struct ctl_http_response res;
-	json_t *all = json_array(), *doc = NULL;
+	json_t *all = NULL;
 	int status = CTL_EXIT_FAILED;
 
-	if (!all) {
-		fprintf(stderr, "meshfleetctl: out of memory\n");
+	if (ctl_http_get_all(options->url, "/api/v1/firmware", "firmware", &all) < 0)
 		return CTL_EXIT_FAILED;
-	}
-	snprintf(path, sizeof(path), "/api/v1/firmware");
-	for (unsigned page = 0;; page++) {
-		const char *next;
-
-		if (page == CTL_FIRMWARE_LIST_PAGES_MAX) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/firmware: more than %d pages: the daemon's cursor does "
-				"not end\n", CTL_FIRMWARE_LIST_PAGES_MAX);
-			goto out;
-		}
-		if (ctl_http_expect(options->url, "GET", path, NULL, 0, 200, &res) < 0)
-			goto out;
-		doc = json_loads(res.body, 0, NULL);
-		ctl_http_response_done(&res);
-		if (!json_is_array(json_object_get(doc, "firmware")) ||
-		    json_array_extend(all, json_object_get(doc, "firmware")) < 0) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/firmware: the answer has no \"firmware\" array\n");
-			goto out;
-		}
-		next = json_string_value(json_object_get(doc, "next_cursor"));
-		if (!next || !*next)
-			break;
-		if (strlen(next) > CTL_FIRMWARE_CURSOR_MAX || escape_query(next, cursor, sizeof(cursor)) < 0) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/firmware: a next_cursor longer than %d bytes\n",
-				CTL_FIRMWARE_CURSOR_MAX);
-			goto out;
-		}
-		snprintf(path, sizeof(path), "/api/v1/firmware?cursor=%s", cursor);
-		json_decref(doc);
-		doc = NULL;
-	}
 	if (options->json) {
 		json_t *o = json_pack("{s:O}", "firmware", all);
 
@@ -487,8 +427,6 @@ static int cmd_list(const struct ctl_firmware_options *options)
 		print_list(all);
 		status = 0;
 	}
-out:
-	json_decref(doc);
 	json_decref(all);
 	return status;
 }

@@ -460,3 +460,78 @@ const char *ctl_http_error_message(const struct ctl_http_response *res, char *bu
 		snprintf(buf, size, "%s", what);
 	return buf;
 }
+
+int ctl_http_escape_query(const char *text, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			     *p == '-' || *p == '.' || *p == '_' || *p == '~';
+
+		if (n + (plain ? 1 : 3) >= size)
+			return -ENAMETOOLONG;
+		if (plain) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 0xf];
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int ctl_http_get_all(const char *base_url, const char *path, const char *key, json_t **ret_all)
+{
+	char page_path[PATH_MAX], cursor[3 * CTL_HTTP_CURSOR_MAX + 1];
+	const char *sep = strchr(path, '?') ? "&" : "?";
+	json_t *all = json_array(), *doc = NULL;
+
+	if (!all) {
+		fprintf(stderr, "meshfleetctl: out of memory\n");
+		return -EIO;
+	}
+	snprintf(page_path, sizeof(page_path), "%s", path);
+	for (unsigned page = 0;; page++) {
+		struct ctl_http_response res;
+		const char *next;
+		json_t *items;
+
+		if (page == CTL_HTTP_PAGES_MAX) {
+			fprintf(stderr, "meshfleetctl: GET %s: more than %d pages: the daemon's cursor does not end\n", path,
+				CTL_HTTP_PAGES_MAX);
+			goto fail;
+		}
+		if (ctl_http_expect(base_url, "GET", page_path, NULL, 0, 200, &res) < 0)
+			goto fail;
+		doc = json_loads(res.body ? res.body : "", 0, NULL);
+		ctl_http_response_done(&res);
+		items = json_object_get(doc, key);
+		if (!json_is_array(items) || json_array_extend(all, items) < 0) {
+			fprintf(stderr, "meshfleetctl: GET %s: the answer has no \"%s\" array\n", path, key);
+			goto fail;
+		}
+		next = json_string_value(json_object_get(doc, "next_cursor"));
+		if (!next || !*next)
+			break;
+		if (strlen(next) > CTL_HTTP_CURSOR_MAX || ctl_http_escape_query(next, cursor, sizeof(cursor)) < 0 ||
+		    (size_t)snprintf(page_path, sizeof(page_path), "%s%scursor=%s", path, sep, cursor) >=
+			    sizeof(page_path)) {
+			fprintf(stderr, "meshfleetctl: GET %s: a next_cursor longer than %d bytes\n", path,
+				CTL_HTTP_CURSOR_MAX);
+			goto fail;
+		}
+		json_decref(doc);
+		doc = NULL;
+	}
+	json_decref(doc);
+	*ret_all = all;
+	return 0;
+fail:
+	json_decref(doc);
+	json_decref(all);
+	return -EIO;
+}

@@ -75,6 +75,17 @@ int ctl_http_upload(const char *base_url, const char *path, const char *content_
 int ctl_http_expect(const char *base_url, const char *method, const char *path, const char *body, size_t body_len,
 		    long expected, struct ctl_http_response *res);
 
+/* @text percent-encoded for a query value into @out (RFC 3986: unreserved characters stay, the rest is %XX).
+ * Returns 0, or -ENAMETOOLONG when @size bytes are not enough. */
+int ctl_http_escape_query(const char *text, char *out, size_t size);
+
+/* GETs @path (which may hold a query already) page after page, following each answer's next_cursor, and appends the
+ * members of every page's @key array to *@ret_all (a new array; json_decref() it). Returns 0, or -EIO after saying
+ * why on stderr. */
+#define CTL_HTTP_PAGES_MAX 10000                /* pages followed before the cursor counts as not ending */
+#define CTL_HTTP_CURSOR_MAX 256                 /* bytes of a next_cursor, before escaping */
+int ctl_http_get_all(const char *base_url, const char *path, const char *key, json_t **ret_all);
+
 /* The "message" of an API error body, or the body itself, or the status line: for "meshfleetctl: ...". A 401 or
  * 403 says that the daemon refused the token (naming its source) and how to give another. */
 const char *ctl_http_error_message(const struct ctl_http_response *res, char *buf, size_t size);

@@ -29,9 +29,6 @@
 #include "tokens.h"
 
 #define CTL_TOKEN_CREATED_BY "meshfleetctl"     /* created_by of a token made offline: no token made the call */
-#define CTL_TOKEN_LIST_PAGES_MAX 10000          /* pages of GET /api/v1/tokens followed before giving up */
-#define CTL_TOKEN_CURSOR_MAX 256                /* bytes of a next_cursor, before escaping */
-#define CTL_TOKEN_PATH_MAX (sizeof("/api/v1/tokens?cursor=") + 3 * CTL_TOKEN_CURSOR_MAX)
 
 static int usage_error(const char *why)
 {
@@ -344,30 +341,6 @@ static int token_create_api(const struct ctl_token_options *options, enum token_
 	return status;
 }
 
-/* RFC 3986 unreserved characters stay, everything else is %XX: the cursor is opaque. */
-static int escape_query(const char *text, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			     *p == '-' || *p == '.' || *p == '_' || *p == '~';
-
-		if (n + (plain ? 1 : 3) >= size)
-			return -ENAMETOOLONG;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 0xf];
-		}
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 /* A time of the API: milliseconds since the epoch (0 or null: never) or already text. */
 static void format_time(const json_t *value, char *out, size_t size)
 {
@@ -423,45 +396,11 @@ static void print_token_lines(const json_t *tokens)
 /* Every page of GET /api/v1/tokens into one array. */
 static int token_list(const struct ctl_token_options *options)
 {
-	char path[CTL_TOKEN_PATH_MAX], cursor[3 * CTL_TOKEN_CURSOR_MAX + 1];
-	struct ctl_http_response res;
-	json_t *all = json_array(), *doc = NULL;
+	json_t *all = NULL;
 	int status = CTL_EXIT_FAILED;
 
-	if (!all) {
-		fprintf(stderr, "meshfleetctl: out of memory\n");
+	if (ctl_http_get_all(options->url, "/api/v1/tokens", "tokens", &all) < 0)
 		return CTL_EXIT_FAILED;
-	}
-	snprintf(path, sizeof(path), "/api/v1/tokens");
-	for (unsigned page = 0;; page++) {
-		const char *next;
-
-		if (page == CTL_TOKEN_LIST_PAGES_MAX) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/tokens: more than %d pages: the daemon's cursor does "
-				"not end\n", CTL_TOKEN_LIST_PAGES_MAX);
-			goto out;
-		}
-		if (ctl_http_expect(options->url, "GET", path, NULL, 0, 200, &res) < 0)
-			goto out;
-		doc = json_loads(res.body, 0, NULL);
-		ctl_http_response_done(&res);
-		if (!json_is_array(json_object_get(doc, "tokens")) ||
-		    json_array_extend(all, json_object_get(doc, "tokens")) < 0) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/tokens: the answer has no \"tokens\" array\n");
-			goto out;
-		}
-		next = json_string_value(json_object_get(doc, "next_cursor"));
-		if (!next || !*next)
-			break;
-		if (strlen(next) > CTL_TOKEN_CURSOR_MAX || escape_query(next, cursor, sizeof(cursor)) < 0) {
-			fprintf(stderr, "meshfleetctl: GET /api/v1/tokens: a next_cursor longer than %d bytes\n",
-				CTL_TOKEN_CURSOR_MAX);
-			goto out;
-		}
-		snprintf(path, sizeof(path), "/api/v1/tokens?cursor=%s", cursor);
-		json_decref(doc);
-		doc = NULL;
-	}
 	if (options->json) {
 		json_t *o = json_pack("{s:O}", "tokens", all);
 
@@ -477,7 +416,6 @@ static int token_list(const struct ctl_token_options *options)
 	}
 	status = 0;
 out:
-	json_decref(doc);
 	json_decref(all);
 	return status;
 }
