@@ -375,6 +375,11 @@ const struct http_route api_routes[] = {
 	{ "POST", "/api/v1/campaigns/{id}/cancel", api_campaign_cancel, NULL, NULL, 0, API_OPERATOR },
 	{ "POST", "/api/v1/campaigns/{id}/retry", api_campaign_retry, NULL, NULL, 0, API_OPERATOR },
 	{ "POST", "/api/v1/campaigns/{id}/apply", api_campaign_apply, NULL, NULL, 0, API_OPERATOR },
+	{ "GET", "/api/v1/campaigns/{id}/estimate", api_campaign_estimate, NULL, NULL, 0, API_VIEWER },
+	/* a body is optional: {"skip_rejected": true} */
+	{ "POST", "/api/v1/campaigns/{id}/preflight", api_campaign_preflight_start, NULL, json_body, 0, API_OPERATOR },
+	{ "GET", "/api/v1/campaigns/{id}/preflight", api_campaign_preflight_get, NULL, NULL, 0, API_VIEWER },
+	{ "DELETE", "/api/v1/campaigns/{id}/preflight", api_campaign_preflight_cancel, NULL, NULL, 0, API_OPERATOR },
 	{ "POST", "/api/v1/tokens", api_tokens_create, NULL, json_body, 0, API_ADMIN },
 	{ "GET", "/api/v1/tokens", api_tokens_list, tokens_query, NULL, 0, API_ADMIN },
 	{ "DELETE", "/api/v1/tokens/{id}", api_tokens_delete, NULL, NULL, 0, API_ADMIN },

@@ -21,6 +21,7 @@
 #include "groups.h"
 #include "http.h"
 #include "metrics.h"
+#include "preflight.h"
 
 struct api {
 	uv_loop_t *loop;                /* weak */
@@ -33,6 +34,7 @@ struct api {
 	struct mesh_client *mesh;       /* weak; with the dongle */
 	struct discovery *discovery;    /* weak; with the dongle */
 	struct groups *groups;          /* weak; with the dongle */
+	struct preflight *preflight;    /* weak; with the dongle */
 	struct events *events;          /* weak */
 	struct firmware *firmware;      /* weak */
 	unsigned n_event_streams;       /* open GET /api/v1/events streams */
@@ -101,6 +103,11 @@ void api_campaign_resume(void *app, const struct http_request *req, struct http_
 void api_campaign_cancel(void *app, const struct http_request *req, struct http_response *res);
 void api_campaign_retry(void *app, const struct http_request *req, struct http_response *res);
 void api_campaign_apply(void *app, const struct http_request *req, struct http_response *res);
+/* api_preflight.c: a campaign's estimate and preflight */
+void api_campaign_estimate(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_preflight_start(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_preflight_get(void *app, const struct http_request *req, struct http_response *res);
+void api_campaign_preflight_cancel(void *app, const struct http_request *req, struct http_response *res);
 /* The campaigns and targets by state, for GET /metrics. */
 void api_campaigns_metrics(struct api *api, struct strbuf *out);
 

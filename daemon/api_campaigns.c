@@ -15,6 +15,7 @@
 #include "jsonbody.h"
 #include "log.h"
 #include "nodes.h"
+#include "preflight.h"
 #include "util.h"
 
 #define CAMPAIGNS_LIST_DEFAULT 100
@@ -938,6 +939,8 @@ void api_campaign_targets(void *app, const struct http_request *req, struct http
 	}
 	r = campaigns_targets(api->db, id, state_text ? (int)state : -1, after, (unsigned)limit, target_one, &st,
 			      &more);
+	if (r == 0)
+		r = preflight_annotate(api->db, id, st.items);     /* each target's preflight answer (preflight.h) */
 	if (r < 0) {
 		json_decref(st.items);
 		if (r == -ENOMEM)

@@ -320,8 +320,8 @@ int campaigns_resolve(struct db *db, const struct campaign_selector *sel, const 
 		      bool allow_downgrade, struct campaign_resolved **ret_targets, size_t *ret_n, uint16_t *unknown,
 		      size_t unknown_cap, size_t *ret_n_unknown)
 {
-	sqlite3_stmt *st = db_stmt(db, "SELECT address, company_id, product_id, version_id, firmware_id, dfu_capable "
-				   "FROM nodes ORDER BY address");
+	sqlite3_stmt *st = db_stmt(db, "SELECT address, company_id, product_id, version_id, firmware_id, dfu_capable, "
+				   "hops FROM nodes ORDER BY address");
 	struct campaign_resolved *out = NULL;
 	uint8_t *wanted = NULL, *known = NULL;
 	size_t n = 0, n_unknown = 0;
@@ -359,7 +359,8 @@ int campaigns_resolve(struct db *db, const struct campaign_selector *sel, const 
 			continue;
 		}
 		t = &out[n++];
-		t->plan = (struct waves_target){ address, -1, cid, pid, vid };
+		/* hops: recorded by discovery (migration 9), else unknown */
+		t->plan = (struct waves_target){ address, (int16_t)column_id(st, 6), cid, pid, vid };
 		t->state = CAMPAIGN_TARGET_PENDING;
 		if (node_fwid_len && node_fwid_len <= sizeof(t->old_fwid)) {
 			memcpy(t->old_fwid, node_fwid, node_fwid_len);

@@ -20,6 +20,7 @@ struct db {
 	uint64_t errors;
 	int last_error;         /* SQLite code of the last failure, 0 after a success of db_commit */
 	bool durable;           /* a transaction of db_begin_durable() is open: synchronous=FULL until it ends */
+	uint64_t commits;       /* COMMITs that succeeded */
 	size_t n_cached;
 	struct cached_stmt cache[DB_MAX_CACHED_STATEMENTS];
 };
@@ -218,6 +219,18 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (campaign_id, address)"
 	") STRICT, WITHOUT ROWID;"
 	"CREATE INDEX campaign_targets_wave ON campaign_targets(campaign_id, wave, state);",
+	/* 9: a node's hop count (inferred by discovery from the TTL of its answers), and the preflight of a campaign
+	 * (preflight.c): each target's answer to Firmware Update Firmware Metadata Check. */
+	"ALTER TABLE nodes ADD COLUMN hops INTEGER CHECK (hops IS NULL OR hops BETWEEN 1 AND 127);"
+	"CREATE TABLE campaign_preflight ("
+	"  campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,"
+	"  address INTEGER NOT NULL CHECK (address BETWEEN 1 AND 32767),"
+	"  status TEXT NOT NULL,"               /* preflight_status_to_string() */
+	"  effect TEXT,"                        /* the node's Additional Information; NULL without an answer */
+	"  image_index INTEGER CHECK (image_index IS NULL OR image_index BETWEEN 0 AND 255),"
+	"  checked_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (campaign_id, address)"
+	") STRICT, WITHOUT ROWID;",
 };
 
 int db_schema_latest(void)
@@ -343,12 +356,19 @@ int db_commit(struct db *db)
 {
 	int r = exec_stmt(db, "COMMIT", "commit");
 
+	if (r == 0)
+		db->commits++;
 	/* SQLite refuses to change the safety level inside a transaction: back to NORMAL once it is over */
 	if (r == 0 && db->durable) {
 		(void)exec_stmt(db, "PRAGMA synchronous=NORMAL", "switch back to synchronous=NORMAL");
 		db->durable = false;
 	}
 	return r;
+}
+
+uint64_t db_commit_count(const struct db *db)
+{
+	return db->commits;
 }
 
 int db_begin_durable(struct db *db)

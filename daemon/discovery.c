@@ -11,6 +11,12 @@
 
 enum step { STEP_COMP, STEP_BIND, STEP_APPKEY, STEP_INFO, STEP_DONE };
 
+/* The TTL a node's answers start with: Zephyr's CONFIG_BT_MESH_DEFAULT_TTL, which a node's Configuration Server
+ * keeps unless a provisioner set another (Config Default TTL Set). Each relay takes one off, so an answer received
+ * with TTL t crossed ANSWER_TTL - t + 1 hops. An answer with a larger TTL comes from a node configured otherwise:
+ * its hops stay unknown. TTL 0 is never relayed: one hop. */
+#define ANSWER_TTL 7
+
 /* A node to ask, as listed at the start. */
 struct target {
 	uint16_t address;
@@ -36,6 +42,7 @@ struct work {
 	uint16_t comp_len;
 	uint8_t info[MA_PAYLOAD_MAX];   /* Firmware Update Information Status, whole */
 	uint16_t info_len;
+	uint8_t hops;                   /* inferred from the answers' TTL (ANSWER_TTL); 0 = unknown */
 };
 
 #define ACTIVE_MAX (2 * MESH_CLIENT_IN_FLIGHT_MAX)      /* nodes in progress: bounds the mesh client's queue */
@@ -98,6 +105,16 @@ static int record(struct discovery *d, struct work *t, const struct ma_comp0 *co
 	sqlite3_bind_int(stmt, 2, t->answered);
 	sqlite3_bind_int64(stmt, 3, now);
 	r = db_result(db, sqlite3_step(stmt), "record reachability");
+	if (r == 0 && t->hops) {
+		stmt = db_stmt(db, "UPDATE nodes SET hops = ?2 WHERE address = ?1");
+		if (!stmt) {
+			r = -EIO;
+			goto fail;
+		}
+		sqlite3_bind_int(stmt, 1, t->address);
+		sqlite3_bind_int(stmt, 2, t->hops);
+		r = db_result(db, sqlite3_step(stmt), "record hops");
+	}
 	if (r == 0 && have_comp)
 		r = nodes_set_composition(db, t->address, t->comp, t->comp_len, comp, t->dfu_capable > 0);
 	if (r == 0 && have_info) {
@@ -296,6 +313,18 @@ static void take_composition(struct work *t, const struct msg_mesh_recv *a)
 	t->dfu_capable = node_composition_dfu_element(t->comp, t->comp_len, &m.u.comp.page0, &t->fu_element) == 0;
 }
 
+/* The fewest hops any answer of this refresh crossed (a relay path may be longer than the best one). */
+static void take_hops(struct work *t, uint8_t ttl)
+{
+	unsigned hops;
+
+	if (ttl > ANSWER_TTL)
+		return;
+	hops = ttl == 0 ? 1 : ANSWER_TTL - ttl + 1u;
+	if (t->hops == 0 || hops < t->hops)
+		t->hops = (uint8_t)hops;
+}
+
 static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)
 {
 	struct work *t = userdata;
@@ -304,8 +333,10 @@ static void on_answer(void *userdata, int error, const struct msg_mesh_recv *a)
 
 	if (error == -ECANCELED)
 		return;
-	if (error == 0)
+	if (error == 0) {
 		t->answered = true;
+		take_hops(t, a->ttl);
+	}
 	switch (t->step) {
 	case STEP_COMP:
 		if (error == 0)

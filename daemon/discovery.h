@@ -2,6 +2,10 @@
  * runs, through the dongle, and records the answers: reachable or not, last seen, composition (company, product,
  * version ids, element count, DFU capable) and the firmware ID of each image.
  *
+ * Every answer's TTL also tells how many hops away the node is (ANSWER_TTL in discovery.c: nodes answer with
+ * Zephyr's default TTL 7, each relay takes one off); the fewest seen is recorded as the node's hop count, which wave
+ * planning and the campaign estimate use.
+ *
  * Per node, in order, each an exchange of mesh_client (paced, retried):
  *   1. Config Composition Data Get, page 0 (device key): reachable, composition, DFU capable. Skipped for a node
  *      without a device key (registered by hand).

@@ -19,6 +19,8 @@
 #include "api.h"
 #include "audit.h"
 #include "discovery.h"
+#include "engine.h"
+#include "preflight.h"
 #include "groups.h"
 #include "mesh_client.h"
 #include "config_file.h"
@@ -64,6 +66,8 @@ struct daemon {
 	struct dongle *dongle;          /* NULL with dongle = none */
 	struct mesh_client *mesh;       /* with a dongle */
 	struct discovery *discovery;
+	struct preflight *preflight;
+	struct engine *engine;          /* with a dongle: runs the campaigns */
 	struct groups *groups;          /* with a dongle */
 	uv_process_t sim;               /* meshfleet-sim, with dongle = sim */
 	uv_pipe_t sim_out;              /* its stdout: "pty: PATH" when its port is ready */
@@ -192,6 +196,11 @@ static void on_dongle_closed(struct dongle *dongle, void *userdata)
 	discovery_free(d->discovery);
 	d->discovery = NULL;
 	d->api.discovery = NULL;
+	preflight_free(d->preflight);
+	d->preflight = NULL;
+	d->api.preflight = NULL;
+	engine_close(d->engine);        /* before the groups and the mesh client it uses */
+	d->engine = NULL;
 	groups_free(d->groups);
 	d->groups = NULL;
 	d->api.groups = NULL;
@@ -598,9 +607,15 @@ static int start_dongle(struct daemon *d)
 		r = discovery_new(&d->loop, d->db, d->mesh, &d->discovery);
 	if (r == 0)
 		r = groups_new(&d->loop, d->db, d->mesh, &d->groups);
+	if (r == 0)
+		r = preflight_new(&d->loop, d->db, d->mesh, &d->preflight);
+	if (r == 0)
+		r = engine_new(&d->loop, NULL, d->db, d->events, d->dongle, d->groups, d->mesh, d->firmware,
+			       &d->engine);
 	if (r == 0) {
 		discovery_set_events(d->discovery, d->events);
 		groups_set_events(d->groups, d->events);
+		preflight_set_events(d->preflight, d->events);
 	}
 	if (r < 0) {
 		log_err("dongle '%s': %s", options.link.path, strerror(-r));
@@ -772,6 +787,10 @@ static int start(struct daemon *d)
 	if (start_dongle(d) < 0) {
 		discovery_free(d->discovery);
 		d->discovery = NULL;
+		preflight_free(d->preflight);
+		d->preflight = NULL;
+		engine_close(d->engine);
+		d->engine = NULL;
 		groups_free(d->groups);
 		d->groups = NULL;
 		mesh_client_close(d->mesh);
@@ -782,6 +801,7 @@ static int start(struct daemon *d)
 	d->api.mesh = d->mesh;
 	d->api.discovery = d->discovery;
 	d->api.groups = d->groups;
+	d->api.preflight = d->preflight;
 	uv_timer_init(&d->loop, &d->watchdog);
 	watchdog_ms = notify_watchdog_ms();
 	if (watchdog_ms)
