@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "tokens.h"
 #include "util.h"
 
 struct audit {
@@ -93,6 +94,20 @@ static const char *clean_text(const char *s, char *out, size_t size)
 	return out;
 }
 
+/* Masks the text of anything in @text that looks like a token (TOKEN_PREFIX and letters or digits): a client
+ * that puts a token in a path ("DELETE /api/v1/tokens/mft_..." for its id) must not leave it readable in the log,
+ * nor in the database copies and backups that hold the log. The length stays, so a row still shows what was sent. */
+static void mask_secrets(char *text)
+{
+	const size_t plen = strlen(TOKEN_PREFIX);
+
+	for (char *p = strstr(text, TOKEN_PREFIX); p; p = strstr(p, TOKEN_PREFIX)) {
+		p += plen;
+		for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'); p++)
+			*p = '*';
+	}
+}
+
 /* A full disk or a locked database fails every insert in a row: one line per interval says how many. */
 static void write_failed(struct audit *a, int rc, const char *method, const char *path)
 {
@@ -133,10 +148,12 @@ int audit_record(struct audit *a, const struct audit_entry *e)
 	sqlite3_stmt *st;
 	int rc;
 
+	clean_text(e->path ? e->path : "", path, sizeof(path));
+	mask_secrets(path);
 	st = db_stmt(a->db, "INSERT INTO audit(at_ms, token_id, token_name, method, route, path, status, remote, "
 		     "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st) {
-		write_failed(a, SQLITE_ERROR, e->method ? e->method : "?", e->path ? e->path : "?");
+		write_failed(a, SQLITE_ERROR, e->method ? e->method : "?", path);
 		return -EIO;
 	}
 	sqlite3_bind_int64(st, 1, e->at_ms ? e->at_ms : time_now_ms());
@@ -147,7 +164,7 @@ int audit_record(struct audit *a, const struct audit_entry *e)
 	sqlite3_bind_text(st, 3, clean_text(e->token_name, name, sizeof(name)), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, clean_text(e->method ? e->method : "", method, sizeof(method)), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, clean_text(e->route, route, sizeof(route)), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, clean_text(e->path ? e->path : "", path, sizeof(path)), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, e->status);
 	sqlite3_bind_text(st, 8, clean_text(e->remote, remote, sizeof(remote)), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, clean_text(e->outcome, outcome, sizeof(outcome)), -1, SQLITE_STATIC);

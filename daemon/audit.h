@@ -50,7 +50,7 @@ struct audit_entry {
 	const char *token_name;         /* NULL = no token */
 	const char *method;
 	const char *route;              /* the route's pattern, "/api/v1/nodes/{addr}"; NULL when none matched */
-	const char *path;               /* the path asked for, "/api/v1/nodes/16" */
+	const char *path;               /* the path asked for, "/api/v1/nodes/16"; a token's text in it is masked */
 	unsigned status;
 	const char *remote;             /* the client's address; NULL when unknown */
 	const char *outcome;            /* the error code of an error response; NULL for a success */

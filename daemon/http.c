@@ -25,6 +25,8 @@
 #include "util.h"
 
 #define HTTP_TRIM_AFTER_BYTES (64u << 10)
+#define HTTP_IMMEDIATE_RUNS_MAX 16      /* MHD_run() calls in a row without a pause (http_run()) */
+#define HTTP_BUSY_PAUSE_MS 1            /* the pause after them */
 
 struct http {
 	uv_loop_t *loop;                /* weak */
@@ -52,6 +54,7 @@ struct http {
 	const char *tls_cert_path;      /* weak; NULL for plain HTTP */
 	const char *tls_key_path;       /* weak */
 	bool wake_pending;              /* a stream was woken while MHD ran: run it again at once */
+	unsigned immediate_runs;        /* MHD_run() calls in a row that asked to run again at once */
 	bool shutting_down;
 	bool closing;
 	bool trim_pending;              /* a large body or response was freed: give the pages back */
@@ -77,6 +80,10 @@ struct request_ctx {
 	struct http_response auth_res;
 	unsigned status;
 	uint64_t start_ns;
+	/* Once orphaned (the connection closed while the application still works): MHD has freed the connection
+	 * and its copies of the method and path, so the completion hook reads these. */
+	char *path_copy;                /* owned */
+	char remote[INET6_ADDRSTRLEN];
 };
 
 /* A deferred response: from http_defer() (or the throttle) until its answer is queued or dropped. */
@@ -260,10 +267,34 @@ static void deferred_resume(struct http_deferred *d)
 	uv_timer_start(&h->timer, on_timer, 0, 0);
 }
 
+static struct request_ctx *request_ctx_of(const struct http_request *req)
+{
+	return (struct request_ctx *)(void *)((char *)(uintptr_t)req - offsetof(struct request_ctx, req));
+}
+
+static void request_ctx_free(struct request_ctx *ctx)
+{
+	response_clear(&ctx->auth_res);
+	free(ctx->body);
+	free(ctx->path_copy);
+	free(ctx);
+}
+
+/* The answer of a deferred request that its client never got: the completion hook (the audit log) still learns
+ * what was done. */
+static void deferred_complete_undelivered(struct request_ctx *ctx, const struct http_response *res)
+{
+	struct http *h = ctx->http;
+
+	if (!h->on_complete)
+		return;
+	snprintf(ctx->req.error_code, sizeof(ctx->req.error_code), "%s", res->error_code);
+	h->on_complete(h->app, &ctx->req, res->status ? res->status : 500);
+}
+
 struct http_deferred *http_defer(const struct http_request *req, struct http_response *res)
 {
-	struct request_ctx *ctx = (struct request_ctx *)(void *)((char *)(uintptr_t)req -
-								 offsetof(struct request_ctx, req));
+	struct request_ctx *ctx = request_ctx_of(req);
 	struct http_deferred *d;
 
 	(void)res;
@@ -281,13 +312,12 @@ void http_deferred_reply(struct http_deferred *d, struct http_response *res)
 {
 	if (!d->http || d->http->closing || d->answered) {
 		/* The server closed first (or a second reply, a caller's bug): the client gets nothing more. */
-		response_clear(res);
 		if (!d->http && d->orphaned) {
-			free(d->ctx->body);
-			response_clear(&d->ctx->auth_res);
-			free(d->ctx);
+			deferred_complete_undelivered(d->ctx, res);
+			request_ctx_free(d->ctx);
 			free(d);
 		}
+		response_clear(res);
 		return;
 	}
 	response_clear(&d->res);
@@ -414,23 +444,37 @@ static void streams_end(struct http *h)
 
 const char *http_query(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name) : NULL;
 }
 
 const char *http_header(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 int http_remote_address(const struct http_request *req, char *buf, size_t size)
 {
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(req->conn,
-								       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = info ? info->client_addr : NULL;
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
 	const void *addr;
 
 	if (size)
 		buf[0] = '\0';
+	if (!req->conn) {
+		/* orphaned: the address was kept when the connection closed */
+		const char *kept = request_ctx_of(req)->remote;
+
+		if (!kept[0])
+			return -ENOTCONN;
+		if ((size_t)snprintf(buf, size, "%s", kept) >= size) {
+			if (size)
+				buf[0] = '\0';
+			return -ENOSPC;
+		}
+		return 0;
+	}
+	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = info ? info->client_addr : NULL;
 	if (sa && sa->sa_family == AF_INET)
 		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 	else if (sa && sa->sa_family == AF_INET6)
@@ -664,20 +708,40 @@ static bool route_takes_query_token(const struct http_route *route)
 	return false;
 }
 
+static enum MHD_Result count_authorization(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
 /* Finds who sent the request and whether the route lets them. Returns true when it wrote a response (401, 403,
  * 503) or set ctx->auth_delay_ms (a 401 held back until the body is in). */
 static bool request_authorize(struct http *h, struct request_ctx *ctx, struct http_response *res)
 {
 	const struct http_route *route = ctx->route;
-	const char *header = http_header(&ctx->req, MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *token = NULL;
+	const char *header, *token = NULL;
 	struct http_principal who = { 0 };
+	unsigned n_headers = 0;
 	int r;
 
 	/* A public route does not look at tokens at all: it costs no database lookup (health is polled often) and
 	 * offers no way to guess one. */
 	if (!h->authenticate || route->role == HTTP_ACCESS_PUBLIC)
 		return false;
+	/* Two headers are read differently by different parsers (a proxy in front may check the other one): not a
+	 * request we can attribute. (A NUL byte inside the header cannot be seen here: libmicrohttpd 0.9.75 cuts the
+	 * value there.) */
+	MHD_get_connection_values(ctx->req.conn, MHD_HEADER_KIND, count_authorization, &n_headers);
+	if (n_headers > 1) {
+		reply_unauthorized(res, "the request has more than one Authorization header; send one");
+		return true;
+	}
+	header = http_header(&ctx->req, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (header) {
 		if (strncasecmp(header, "Bearer ", 7) != 0) {
 			reply_unauthorized(res, "the Authorization header is not 'Bearer TOKEN'");
@@ -988,16 +1052,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		deferred_unlink(d);
 		if (!d->due_ms && !d->answered) {
 			/* The application still works on it and may read the request: it frees both when it
-			 * replies. */
+			 * replies. MHD frees the connection's memory after this call: keep what the completion
+			 * hook reads then (the method is the route's own, static). */
+			http_remote_address(&ctx->req, ctx->remote, sizeof(ctx->remote));
+			ctx->path_copy = strdup(ctx->req.path);
+			ctx->req.path = ctx->path_copy ? ctx->path_copy : ctx->route->pattern;
+			ctx->req.method = ctx->route->method;
+			ctx->req.conn = NULL;
 			d->orphaned = true;
 			return;
 		}
+		/* The application's answer came, but the server closed before it was sent. */
+		if (!d->due_ms)
+			deferred_complete_undelivered(ctx, &d->res);
 		response_clear(&d->res);
 		free(d);
 	}
-	response_clear(&ctx->auth_res);
-	free(ctx->body);
-	free(ctx);
+	request_ctx_free(ctx);
 }
 
 static int hex_value(char c)
@@ -1102,6 +1173,7 @@ static unsigned requests_pending(const struct http *h)
 static void http_run(struct http *h)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
+	uint64_t next_ms;
 
 	if (h->closing)
 		return;
@@ -1119,12 +1191,29 @@ static void http_run(struct http *h)
 		http_close(h);
 		return;
 	}
-	if (h->wake_pending)
-		uv_timer_start(&h->timer, on_timer, 0, 0);
-	else if (MHD_get_timeout(h->mhd, &timeout) == MHD_YES)
-		uv_timer_start(&h->timer, on_timer, (uint64_t)timeout, 0);
-	else
+	if (h->wake_pending) {
+		next_ms = 0;
+	} else if (MHD_get_timeout(h->mhd, &timeout) == MHD_YES) {
+		next_ms = (uint64_t)timeout;
+	} else {
+		h->immediate_runs = 0;
 		uv_timer_stop(&h->timer);
+		return;
+	}
+	/* libmicrohttpd 0.9.75 in epoll mode leaves a TLS connection whose handshake waits for the rest of a record
+	 * (a ClientHello cut short, 11 bytes suffice) on its list of ready connections, so it asks for a run at once,
+	 * every time, until the connection times out. A 0 ms timer started from its own callback runs again before
+	 * libuv polls for I/O (libuv 1.44), so that would spin at 100% CPU and starve the loop: no signal, no dongle,
+	 * no watchdog for connection_timeout_s. After HTTP_IMMEDIATE_RUNS_MAX such runs in a row the next waits
+	 * HTTP_BUSY_PAUSE_MS; real work (a resumed connection, a response being written) needs far fewer in a row,
+	 * or gets an epoll event that starts the count again. */
+	if (next_ms > 0) {
+		h->immediate_runs = 0;
+	} else if (++h->immediate_runs > HTTP_IMMEDIATE_RUNS_MAX) {
+		h->immediate_runs = 0;
+		next_ms = HTTP_BUSY_PAUSE_MS;
+	}
+	uv_timer_start(&h->timer, on_timer, next_ms, 0);
 }
 
 static void on_timer(uv_timer_t *timer)
@@ -1134,9 +1223,12 @@ static void on_timer(uv_timer_t *timer)
 
 static void on_poll(uv_poll_t *poll, int status, int events)
 {
+	struct http *h = poll->data;
+
 	(void)status;
 	(void)events;
-	http_run(poll->data);
+	h->immediate_runs = 0;
+	http_run(h);
 }
 
 static void on_grace_expired(uv_timer_t *timer)

@@ -170,7 +170,10 @@ void http_stream_wake(struct http_stream *stream);
  * handler after this call. Returns NULL when out of memory (the handler then answers normally). */
 struct http_deferred *http_defer(const struct http_request *req, struct http_response *res);
 /* Answers a deferred request with @res (ownership of its body/fd taken) and resumes the connection. If the client
- * went away or the server is shutting down, the answer is dropped and freed. Call exactly once, on the loop thread. */
+ * went away or the server is shutting down, the answer is dropped and freed, but http_options.on_complete still
+ * gets it (the audit log records what was done; the request's method, path and client address are kept for it), so
+ * @http must not be freed before every deferred request was answered (the loop runs every queued work first).
+ * Call exactly once, on the loop thread. */
 void http_deferred_reply(struct http_deferred *d, struct http_response *res);
 
 /* The value of query parameter @name, or NULL. Borrowed. */

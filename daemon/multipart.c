@@ -61,6 +61,23 @@ static bool has_boundary(const char *content_type)
 	return false;
 }
 
+/* Whether a parameter follows the boundary ("boundary=x; charset=utf-8"): libmicrohttpd 0.9.75 takes everything
+ * after "boundary=" as the boundary, so such a body would be refused as having no file part, which misleads. */
+static bool boundary_not_last(const char *content_type)
+{
+	const char *v = strstr(content_type, "boundary=");
+
+	if (!v)
+		return false;
+	v += strlen("boundary=");
+	if (*v == '"') {
+		const char *end = strchr(v + 1, '"');
+
+		return end && end[1 + strspn(end + 1, " \t")] != '\0';
+	}
+	return strchr(v, ';') != NULL;
+}
+
 static bool field_allowed(const struct multipart_limits *limits, const char *name)
 {
 	for (const char *const *f = limits->fields; f && *f; f++)
@@ -190,6 +207,10 @@ int multipart_parse(struct MHD_Connection *conn, const char *body, size_t len, c
 	if (!multipart_is_form(type) || !has_boundary(type)) {
 		r = refuse(err, "no_boundary", "Content-Type multipart/form-data needs a boundary parameter "
 			   "(multipart/form-data; boundary=...): let the client (curl -F, a browser form) set it");
+		goto fail;
+	}
+	if (boundary_not_last(type)) {
+		r = refuse(err, "no_boundary", "the Content-Type's boundary must be its last parameter: '%s'", type);
 		goto fail;
 	}
 	pp = MHD_create_post_processor(conn, MULTIPART_PP_BUFFER, on_part, &p);

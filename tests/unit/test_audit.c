@@ -302,6 +302,30 @@ static void test_clean_text(void)
 	db_free(db);
 }
 
+/* A token in a path (a client that sent its token where an id goes) is never stored. */
+static void test_mask_secrets(void)
+{
+	static const char secret[] = "mft_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct db *db = NULL;
+	struct audit *a = open_audit(&db, 0, 0);
+	char in[256], want[256], stars[65];
+	struct seen s = { 0 };
+	bool more;
+
+	if (!a)
+		return;
+	memset(stars, '*', 64);
+	stars[64] = '\0';
+	snprintf(in, sizeof(in), "/api/v1/tokens/%s/x%s/mft_AB12", secret, secret);
+	snprintf(want, sizeof(want), " /api/v1/tokens/mft_%s/xmft_%s/mft_**** 400", stars, stars);
+	record(a, 1000, NULL, "DELETE", in, 400);
+	is_int(audit_list(a, 0, 1, NULL, on_entry, &s, &more), 0, "list");
+	has_str(s.text[0], want, "the text of a token in the path is masked, its length kept");
+	ok(strstr(s.text[0], secret + 4) == NULL, "the secret is not in the row");
+	audit_free(a);
+	db_free(db);
+}
+
 static void test_retention(void)
 {
 	struct db *db = NULL;
@@ -471,6 +495,7 @@ int main(void)
 	test_pagination_and_filters();
 	test_callback_stops();
 	test_clean_text();
+	test_mask_secrets();
 	test_retention();
 	test_write_failure();
 	test_parse_time();
