@@ -904,11 +904,17 @@ static void take_block_status(struct dist *d, struct dist_target *t, const struc
 		d->counters.ignored++;
 		return;
 	}
+	/* a late answer about another block (a previous round's, delayed by SAR retransmissions) says nothing about
+	 * this block, whatever its status: Zephyr's client checks the block number first too */
+	if (s->block != d->block) {
+		d->counters.ignored++;
+		return;
+	}
 	if (s->status != MB_SUCCESS) {
 		target_fail(d, t, MSG_DIST_REASON_TRANSFER_REJECTED, MSG_DIST_STATUS_BLOB, s->status);
 		return;
 	}
-	if (s->block != d->block || mb_block_status_missing(s, d->chunk_count, d->scratch) != MA_OK) {
+	if (mb_block_status_missing(s, d->chunk_count, d->scratch) != MA_OK) {
 		d->counters.ignored++;  /* stale, or a bitmap that does not fit the block: asked again */
 		return;
 	}

@@ -55,6 +55,19 @@
 #define DIST_GROUP_ROUND_MIN_MS 300
 #define DIST_GROUP_REPLY_US 4500
 
+/* The dongle's own SAR Transmitter state for group destinations, which the port sets on its node at boot (Zephyr:
+ * CONFIG_BT_MESH_SAR_TX_MULTICAST_RETRANS_COUNT / _INT, or its SAR Configuration Server state). radio-model.md
+ * 2.3: re-sending every segmented group message 3 times with 250 ms gaps is the largest penalty at the defaults,
+ * and BLOB repairs lost chunks per block anyway (Block Get + the union of the missing chunks). With no
+ * retransmission the interval only delays the end of the transaction (Zephyr ends it from that timer), so it is the
+ * shortest step: 25 ms. The measured effect is in docs/distribution.md ("Measured"). */
+#ifndef DIST_SAR_MULTICAST_RETRANS_COUNT
+#define DIST_SAR_MULTICAST_RETRANS_COUNT 0
+#endif
+#ifndef DIST_SAR_MULTICAST_RETRANS_INT_STEP
+#define DIST_SAR_MULTICAST_RETRANS_INT_STEP 0
+#endif
+
 /* Pacing without core_mesh_tx_done() (struct core_platform.has_mesh_tx_done false): one network PDU per
  * DIST_PDU_MS (Zephyr's default ext advertiser: 3 transmissions spread over ~50 ms). A stack that says busy is
  * tried again after core_mesh_tx_done() or, at the latest, DIST_BUSY_RETRY_MS. */

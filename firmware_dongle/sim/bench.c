@@ -10,8 +10,11 @@
 
 #include "bench.h"
 #include "cobs.h"
+#include "dist.h"
 #include "frame.h"
+#include "mesh_access.h"
 #include "mesh_blob.h"
+#include "mesh_dfu.h"
 #include "messages.h"
 #include "rng.h"
 #include "sha256.h"
@@ -21,10 +24,10 @@
 #define VERSION_SIZE 8                  /* Zephyr-format metadata: major, minor, revision (2), build (4) (§5.2) */
 #define BENCH_VERSION_MAJOR 0xFE        /* the image's version: newer than any scenario FWID */
 #define FWID_COMPANY_SIZE 2
-#define CHUNK_OPCODE 0x66               /* MB_OP_CHUNK, one byte */
 #define SEED_STREAM_IMAGE 9             /* rng_seed() stream of the image bytes (sim.c lists the others) */
 #define US_PER_S 1e6
 #define MS_PER_S 1e3
+#define US_PER_MS 1000u
 
 /* Keys of a scenario that names none (learned keys): any values do, the nodes take them from MESH_CONFIG. */
 static const uint8_t LEARNED_NET_KEY[MSG_KEY_SIZE] = { 0x6d, 0x65, 0x73, 0x68, 0x66, 0x6c, 0x65, 0x65,
@@ -80,6 +83,11 @@ struct bench {
 	char failed[256];
 
 	/* books */
+	uint64_t phase_us[BENCH_PHASE_COUNT];   /* virtual time per phase (bench_note_tx()) */
+	uint64_t phase_messages[BENCH_PHASE_COUNT];
+	enum bench_phase phase;                 /* of the dongle's last message; BENCH_PHASE_COUNT: none yet */
+	uint64_t phase_since_us;                /* when that message went out */
+	bool block_asked;                       /* a Block Get went out since the last Block Start: chunks repair */
 	uint64_t data_us;
 	uint64_t data_end_us;
 	uint64_t chunk_messages;
@@ -90,6 +98,8 @@ struct bench {
 	uint64_t radio_relayed;
 	uint64_t radio_losses;
 };
+
+static void phase_close(struct bench *b, uint64_t at_us);
 
 __attribute__((format(printf, 2, 3)))
 static void fail(struct bench *b, const char *fmt, ...)
@@ -173,6 +183,7 @@ struct bench *bench_new(const struct scenario *s, uint64_t seed, bench_send_fn s
 	b->fwid[1] = (uint8_t)(company >> 8);
 	memcpy(&b->fwid[FWID_COMPANY_SIZE], b->metadata, VERSION_SIZE);
 	b->runs = cfg->sequential ? b->n_targets : 1;
+	b->phase = BENCH_PHASE_COUNT;
 	b->next_id = 1;
 	cobs_stream_init(&b->rx, b->rx_buf, sizeof(b->rx_buf));
 	return b;
@@ -413,7 +424,7 @@ static void do_start(struct bench *b)
 	b->step = STEP_RUNNING;
 }
 
-static bool dist_get(struct bench *b)
+static bool info_get(struct bench *b)
 {
 	struct msg m = { .type = MSG_DIST_GET };
 
@@ -428,7 +439,7 @@ static bool dist_get(struct bench *b)
 static void do_running(struct bench *b)
 {
 	if (!b->run_ended && b->now_ms >= b->next_get_ms) {
-		if (!dist_get(b))
+		if (!info_get(b))
 			return;
 		b->next_get_ms = b->now_ms + BENCH_GET_EVERY_MS;
 	}
@@ -443,9 +454,12 @@ static void do_results(struct bench *b)
 {
 	uint16_t total = (uint16_t)(b->s->bench.sequential ? 1 : b->n_targets);
 
-	if (!dist_get(b))
+	if (!info_get(b))
 		return;
 	b->virtual_ms += b->info.elapsed_ms;
+	/* the last phase of the run lasts until the run's end; the next run starts its own */
+	phase_close(b, (b->run_started_ms + b->info.elapsed_ms) * US_PER_MS);
+	b->phase = BENCH_PHASE_COUNT;
 	for (uint16_t first = 0; first < total;) {
 		struct msg m = { .type = MSG_DIST_TARGETS_GET };
 
@@ -490,12 +504,73 @@ void bench_step(struct bench *b, uint64_t now_ms)
 
 /* --- books --- */
 
-void bench_note_tx(struct bench *b, uint8_t opcode0, const struct radio_tx *tx)
+static const char *const PHASE_NAMES[BENCH_PHASE_COUNT] = {
+	[BENCH_PHASE_INITIATE] = "initiate", [BENCH_PHASE_CAPS] = "caps", [BENCH_PHASE_XFER_START] = "xfer_start",
+	[BENCH_PHASE_BLOCK_START] = "block_start", [BENCH_PHASE_CHUNKS] = "chunks",
+	[BENCH_PHASE_BLOCK_GET] = "block_get", [BENCH_PHASE_REPAIRS] = "repairs", [BENCH_PHASE_XFER_GET] = "xfer_get",
+	[BENCH_PHASE_VERIFY] = "verify", [BENCH_PHASE_APPLY] = "apply", [BENCH_PHASE_CONFIRM] = "confirm",
+	[BENCH_PHASE_OTHER] = "other",
+};
+
+const char *bench_phase_name(enum bench_phase phase)
 {
+	return phase < BENCH_PHASE_COUNT ? PHASE_NAMES[phase] : "?";
+}
+
+static enum bench_phase phase_of(struct bench *b, const uint8_t *payload, size_t len)
+{
+	uint32_t op = 0;
+
+	if (ma_opcode_decode(payload, len, &op) == 0)
+		return BENCH_PHASE_OTHER;
+	switch (op) {
+	case MD_OP_UPDATE_START:
+		return BENCH_PHASE_INITIATE;
+	case MB_OP_INFO_GET:
+		return BENCH_PHASE_CAPS;
+	case MB_OP_XFER_START:
+		return BENCH_PHASE_XFER_START;
+	case MB_OP_BLOCK_START:
+		b->block_asked = false;
+		return BENCH_PHASE_BLOCK_START;
+	case MB_OP_CHUNK:
+		return b->block_asked ? BENCH_PHASE_REPAIRS : BENCH_PHASE_CHUNKS;
+	case MB_OP_BLOCK_GET:
+		b->block_asked = true;
+		return BENCH_PHASE_BLOCK_GET;
+	case MB_OP_XFER_GET:
+		return BENCH_PHASE_XFER_GET;
+	case MD_OP_UPDATE_GET:
+		return BENCH_PHASE_VERIFY;
+	case MD_OP_UPDATE_APPLY:
+		return BENCH_PHASE_APPLY;
+	case MA_OP_FW_INFO_GET:
+		return BENCH_PHASE_CONFIRM;
+	default:
+		return BENCH_PHASE_OTHER;
+	}
+}
+
+/* Charges the time since the last phase began to it, up to @at_us. */
+static void phase_close(struct bench *b, uint64_t at_us)
+{
+	if (b->phase < BENCH_PHASE_COUNT && at_us > b->phase_since_us)
+		b->phase_us[b->phase] += at_us - b->phase_since_us;
+	b->phase_since_us = at_us;
+}
+
+void bench_note_tx(struct bench *b, const uint8_t *payload, size_t len, const struct radio_tx *tx)
+{
+	enum bench_phase phase = phase_of(b, payload, len);
 	uint64_t from;
 
 	b->dongle_messages++;
-	if (opcode0 != CHUNK_OPCODE)
+	b->phase_messages[phase]++;
+	if (phase != b->phase) {
+		phase_close(b, tx->start_us);
+		b->phase = phase;
+	}
+	if (phase != BENCH_PHASE_CHUNKS && phase != BENCH_PHASE_REPAIRS)
 		return;
 	b->chunk_messages++;
 	from = tx->start_us > b->data_end_us ? tx->start_us : b->data_end_us;
@@ -565,8 +640,12 @@ static bool bound_of(const struct bench *b, struct radio_bound *ret, const char 
 		enum radio_bound_mode mode;
 		const char *name;
 	} modes[] = { { RADIO_BOUND_GROUP, "group" }, { RADIO_BOUND_UNICAST, "unicast" } };
+	struct radio_params p = b->s->radio;
 	bool have = false;
 
+	/* the dongle's chunks go out with its own SAR Transmitter state (fleet.c), so its bound does too */
+	p.sar_multicast_retrans_count = DIST_SAR_MULTICAST_RETRANS_COUNT;
+	p.sar_multicast_retrans_int_step = DIST_SAR_MULTICAST_RETRANS_INT_STEP;
 	if (b->info.blocks == 0 || b->info.chunk_size == 0 || b->info.block_size_log < MB_BLOCK_SIZE_LOG_MIN ||
 	    b->info.block_size_log > MB_BLOCK_SIZE_LOG_MAX)
 		return false;
@@ -574,7 +653,7 @@ static bool bound_of(const struct bench *b, struct radio_bound *ret, const char 
 		struct radio_bound r;
 		const char *reason = NULL;
 
-		if (radio_bound(&b->s->radio, b->image_size, 1u << b->info.block_size_log, b->info.chunk_size,
+		if (radio_bound(&p, b->image_size, 1u << b->info.block_size_log, b->info.chunk_size,
 				b->n_targets, b->hops_max ? b->hops_max : 1, modes[i].mode, &r, &reason) < 0)
 			continue;
 		if (!have || r.total_us < ret->total_us) {
@@ -642,6 +721,12 @@ int bench_report(const struct bench *b, FILE *out, FILE *wall_out, const char *j
 	}
 	if (listed)
 		fputc('\n', out);
+	fprintf(out, "phases          ");
+	for (unsigned i = 0; i < BENCH_PHASE_COUNT; i++)
+		if (b->phase_messages[i] || b->phase_us[i])
+			fprintf(out, " %s %.1f s (%llu)", PHASE_NAMES[i], (double)b->phase_us[i] / US_PER_S,
+				(unsigned long long)b->phase_messages[i]);
+	fputc('\n', out);
 	if (have_bound)
 		fprintf(out, "bound            %.3f s (%s: data %.3f s + %u rounds x %.3f s); ratio %.3f\n",
 			(double)bound.total_us / US_PER_S, bound_mode, (double)bound.data_us / US_PER_S, bound.rounds,
@@ -702,6 +787,13 @@ int bench_report(const struct bench *b, FILE *out, FILE *wall_out, const char *j
 							     "rounds", (json_int_t)bound.rounds,
 							     "round_s", (double)bound.round_us / US_PER_S,
 							     "ratio", ratio(total_s, (double)bound.total_us / US_PER_S)));
+	arr = json_object();
+	if (!arr)
+		goto nomem;
+	json_object_set_new(doc, "phases", arr);
+	for (unsigned i = 0; i < BENCH_PHASE_COUNT; i++)
+		json_object_set_new(arr, PHASE_NAMES[i], json_pack("{s:f, s:i}", "s", (double)b->phase_us[i] / US_PER_S,
+								   "messages", (json_int_t)b->phase_messages[i]));
 	json_object_set_new(doc, "wall", json_pack("{s:f, s:f}", "seconds", wall_s, "speed", ratio(total_s, wall_s)));
 	if (json_dump_file(doc, json_path, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
 		rc = -EIO;

@@ -30,6 +30,25 @@
 
 struct bench;
 
+/* Where the virtual time goes, by the kind of the dongle's message: a phase runs from one of its messages to the
+ * dongle's next message of another kind (so a round's waiting for answers counts to the round). Chunks sent after a
+ * Block Get of the same block are repairs. */
+enum bench_phase {
+	BENCH_PHASE_INITIATE,           /* Firmware Update Start */
+	BENCH_PHASE_CAPS,               /* BLOB Information Get */
+	BENCH_PHASE_XFER_START,         /* BLOB Transfer Start */
+	BENCH_PHASE_BLOCK_START,        /* BLOB Block Start rounds */
+	BENCH_PHASE_CHUNKS,             /* a block's chunks, first pass */
+	BENCH_PHASE_BLOCK_GET,          /* BLOB Block Get rounds */
+	BENCH_PHASE_REPAIRS,            /* chunks resent after a Block Get */
+	BENCH_PHASE_XFER_GET,           /* BLOB Transfer Get */
+	BENCH_PHASE_VERIFY,             /* Firmware Update Get */
+	BENCH_PHASE_APPLY,              /* Firmware Update Apply */
+	BENCH_PHASE_CONFIRM,            /* Firmware Update Information Get */
+	BENCH_PHASE_OTHER,              /* cancel, anything else */
+	BENCH_PHASE_COUNT
+};
+
 /* Sends one wire frame (COBS, delimiters included) to the dongle. */
 typedef void (*bench_send_fn)(void *ctx, const uint8_t *wire, size_t len);
 
@@ -53,8 +72,11 @@ uint64_t bench_next(const struct bench *b);
 bool bench_done(const struct bench *b);
 const char *bench_failed(const struct bench *b);
 
-/* The dongle put a message on the air at @now_ms: its first byte @opcode0 (0x66: a BLOB chunk), what the radio did. */
-void bench_note_tx(struct bench *b, uint8_t opcode0, const struct radio_tx *tx);
+/* The dongle put the access message @payload (opcode and parameters, @len bytes) on the air; what the radio did. */
+void bench_note_tx(struct bench *b, const uint8_t *payload, size_t len, const struct radio_tx *tx);
+
+/* The phase's name in the report ("block_start"). */
+const char *bench_phase_name(enum bench_phase phase);
 
 /* The radio's counters, for the report. */
 void bench_note_radio(struct bench *b, const struct radio *r);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "fleet.h"
 
 #define ALL_NODES 0xFFFF
@@ -625,6 +626,9 @@ int fleet_radio_init(struct fleet *f, uint64_t seed)
 			goto nomem;
 	}
 	radio_node_set(f->radio, (uint32_t)count + 1, 1, 0);
+	/* the dongle's own SAR Transmitter state is the Distributor's choice, not the network's (dist.h) */
+	radio_node_set_sar_multicast(f->radio, RADIO_DONGLE, DIST_SAR_MULTICAST_RETRANS_COUNT,
+				     DIST_SAR_MULTICAST_RETRANS_INT_STEP);
 	for (uint32_t i = 0; i < FLEET_MSGS_MAX; i++)
 		f->msgs[i].next_free = i + 1;
 	for (uint32_t i = 0; i < FLEET_RAW_MAX; i++)

@@ -12,6 +12,7 @@
 #define SAR_SEG_INT_UNIT_MS 10          /* SAR segment intervals are (step + 1) x 10 ms [Z1], [Z2] */
 #define SAR_RETRANS_INT_UNIT_MS 25      /* SAR retransmission intervals are (step + 1) x 25 ms [Z1], [Z2] */
 #define SAR_DISCARD_UNIT_MS 5000        /* SAR discard timeout (n + 1) x 5 s [Z1], [Z2] */
+#define SAR_STEP_MAX 15                 /* SAR counts and steps are 4-bit fields [Z2] */
 #define LEGACY_SLACK_MS 10              /* adv_legacy.c adds 10 ms per event for advDelay [Z3] */
 
 /* --- params --- */
@@ -46,6 +47,8 @@ void radio_params_zephyr_default(struct radio_params *ret)
 		.sar_rx_ack_retrans_count = 0,          /* BT_MESH_SAR_RX_ACK_RETRANS_COUNT [Z1] */
 		.collisions = 0,                        /* off: docs/radio-model.md, "Collisions" */
 		.relays_per_hop = 1,
+		.relays_per_level = 1,
+		.adv_buf_count = 6,                     /* BT_MESH_ADV_BUF_COUNT [Z1] */
 		.collision_window_ms = 1000,
 	};
 }
@@ -94,6 +97,10 @@ const struct radio_param_desc radio_param_table[] = {
 	PARAM(sar_rx_ack_retrans_count, RADIO_PARAM_UINT, 0, 3, "", "ack retransmissions [Z1], [Z2]"),
 	PARAM(collisions, RADIO_PARAM_BOOL, 0, 1, "", "shared-channel loss, pure ALOHA e^(-2G) (RM §2.4)"),
 	PARAM(relays_per_hop, RADIO_PARAM_UINT, 1, 64, "", "relays of each level that forward a PDU (channel load)"),
+	PARAM(relays_per_level, RADIO_PARAM_UINT, 1, RADIO_RELAYS_MAX, "",
+	      "relay advertisers per level: a relayed PDU takes the first free one (capacity)"),
+	PARAM(adv_buf_count, RADIO_PARAM_UINT, 1, 256, "",
+	      "BT_MESH_ADV_BUF_COUNT [Z1]: queued PDUs per node; an ack finding the queue full is dropped"),
 	PARAM(collision_window_ms, RADIO_PARAM_UINT, 10, 60000, "ms", "time constant of the offered-load estimate"),
 };
 
@@ -501,6 +508,10 @@ int radio_init(struct radio *r, const struct radio_params *p, uint32_t nodes_max
 		return -ENOMEM;
 	r->p = *p;
 	r->nodes_max = nodes_max;
+	for (uint32_t i = 0; i < nodes_max; i++) {
+		r->nodes[i].sar_multicast_retrans_count = (uint8_t)p->sar_multicast_retrans_count;
+		r->nodes[i].sar_multicast_retrans_int_step = (uint8_t)p->sar_multicast_retrans_int_step;
+	}
 	rng_seed(&r->rng, seed, 0);
 	return 0;
 }
@@ -518,6 +529,15 @@ int radio_node_set(struct radio *r, uint32_t node, unsigned hops, double loss)
 		return -EINVAL;
 	r->nodes[node].hops = (uint8_t)hops;
 	r->nodes[node].loss = loss;
+	return 0;
+}
+
+int radio_node_set_sar_multicast(struct radio *r, uint32_t node, unsigned count, unsigned int_step)
+{
+	if (node >= r->nodes_max || count > SAR_STEP_MAX || int_step > SAR_STEP_MAX)
+		return -EINVAL;
+	r->nodes[node].sar_multicast_retrans_count = (uint8_t)count;
+	r->nodes[node].sar_multicast_retrans_int_step = (uint8_t)int_step;
 	return 0;
 }
 
@@ -565,6 +585,18 @@ struct span {
 	unsigned hi;
 };
 
+/* The advertiser of level @l's relays that is free first: a level with relays_per_level relays forwards a PDU
+ * through the one that can send it soonest (the others repeat it too; that is channel load, relays_per_hop). */
+static uint64_t *first_free_relay(struct radio *r, unsigned l)
+{
+	uint64_t *best = &r->relay_free_us[l][0];
+
+	for (uint32_t i = 1; i < r->p.relays_per_level; i++)
+		if (r->relay_free_us[l][i] < *best)
+			best = &r->relay_free_us[l][i];
+	return best;
+}
+
 /* Places one PDU of @pdu_len bytes from @n (at level s->from) on its advertiser no earlier than @ready, and relays it
  * level by level towards s->lo and s->hi. r->pdu_tx_us[l] gets the time the sender heard at level l starts it (the
  * relays assume they hear the first event; losses are drawn per receiver). Returns the PDU's start. */
@@ -580,24 +612,34 @@ static uint64_t place_pdu(struct radio *r, struct radio_node *n, const struct sp
 	r->pdu_tx_us[s->from] = start;
 	load_add(r, n, start, (double)(p->net_transmit_count + 1) * (double)event);
 	for (unsigned l = s->from + 1; l < s->hi; l++) {
-		uint64_t at = max_u64(r->pdu_tx_us[l - 1] + event + p->relay_processing_us, r->relay_free_us[l]);
+		uint64_t *relay = first_free_relay(r, l);
+		uint64_t at = max_u64(r->pdu_tx_us[l - 1] + event + p->relay_processing_us, *relay);
 
-		r->relay_free_us[l] = at + occupancy(p, p->relay_retransmit_count, p->relay_retransmit_interval_ms,
+		*relay = at + occupancy(p, p->relay_retransmit_count, p->relay_retransmit_interval_ms,
 						     pdu_len, &r->rng);
 		r->pdu_tx_us[l] = at;
 		r->pdus_relayed++;
 		load_add(r, NULL, at, relay_air);
 	}
 	for (unsigned l = s->from; l > s->lo + 1; l--) {
-		uint64_t at = max_u64(r->pdu_tx_us[l] + event + p->relay_processing_us, r->relay_free_us[l - 1]);
+		uint64_t *relay = first_free_relay(r, l - 1);
+		uint64_t at = max_u64(r->pdu_tx_us[l] + event + p->relay_processing_us, *relay);
 
-		r->relay_free_us[l - 1] = at + occupancy(p, p->relay_retransmit_count,
+		*relay = at + occupancy(p, p->relay_retransmit_count,
 							 p->relay_retransmit_interval_ms, pdu_len, &r->rng);
 		r->pdu_tx_us[l - 1] = at;
 		r->pdus_relayed++;
 		load_add(r, NULL, at, relay_air);
 	}
 	return start;
+}
+
+/* True when @n's advertiser still holds adv_buf_count PDUs or more at @at: its queue reaches that far beyond @at. */
+static bool queue_full(const struct radio_params *p, const struct radio_node *n, uint64_t at)
+{
+	uint64_t per_pdu = occupancy(p, p->net_transmit_count, p->net_transmit_interval_ms, RADIO_NET_PDU_MAX, NULL);
+
+	return n->adv_free_us > at && n->adv_free_us - at >= (uint64_t)p->adv_buf_count * per_pdu;
 }
 
 /* A receiver at level @b of a message from level @a. */
@@ -765,6 +807,12 @@ static void send_unicast_sar(struct radio *r, struct radio_node *n, const struct
 			for (unsigned k = 0; k < ack_pdus && ack_at == RADIO_LOST; k++) {
 				double u;
 
+				/* Zephyr allocates the ack's buffer with K_NO_WAIT: with the advertiser's queue
+				 * full the ack is not sent, and the sender's retransmission timer runs out */
+				if (queue_full(p, rx, ack_ready)) {
+					r->acks_dropped++;
+					break;
+				}
 				place_pdu(r, rx, &ack_span, ack_ready, RADIO_ACK_NET_PDU);
 				r->pdus++;
 				u = rng_uniform(&r->rng);
@@ -848,7 +896,9 @@ int radio_send(struct radio *r, const struct radio_msg *m, const uint32_t *to, u
 	} else {
 		/* unsegmented (one PDU, one round), or multicast SAR: R rounds of every segment, the retransmission
 		 * interval after each; Zephyr ends the transaction from that timer after the last round [Z1] */
-		unsigned rounds = segs == 0 ? 1 : p->sar_multicast_retrans_count + 1;
+		unsigned rounds = segs == 0 ? 1 : n->sar_multicast_retrans_count + 1u;
+		uint64_t retrans_us = (uint64_t)(n->sar_multicast_retrans_int_step + 1) * SAR_RETRANS_INT_UNIT_MS *
+				      US_PER_MS;
 		unsigned pdus = segs == 0 ? 1 : (unsigned)segs;
 		uint64_t t = max_u64(m->now_us, segs == 0 ? 0 : n->sar_free_us);
 		unsigned last_len = segs == 0 ? radio_unseg_pdu_len(m->len) : radio_seg_pdu_len(m->len, pdus - 1);
@@ -866,7 +916,7 @@ int radio_send(struct radio *r, const struct radio_msg *m, const uint32_t *to, u
 				prev = start;
 			}
 			memcpy(r->round_tx_us[round], r->pdu_tx_us, sizeof(r->pdu_tx_us));
-			t = n->adv_free_us + (segs == 0 ? 0 : radio_multicast_retrans_us(p));
+			t = n->adv_free_us + (segs == 0 ? 0 : retrans_us);
 		}
 		tx.rounds = rounds;
 		tx.pdus = rounds * pdus;

@@ -51,6 +51,7 @@
 #define RADIO_HOPS_MAX 127              /* a scenario node's hop count; also the largest TTL */
 #define RADIO_ROUNDS_MAX 16             /* SAR retransmission counts are 4-bit: at most 15 + 1 rounds */
 #define RADIO_TTL_DEFAULT 0xFF          /* in struct radio_msg: use the params' TTL */
+#define RADIO_RELAYS_MAX 64             /* relays_per_level */
 #define RADIO_LOST UINT64_MAX           /* a receiver's delivery time when it did not get the message */
 
 /* BLOB chunk message (Chunk Transfer): opcode 1 + chunk number 2, before the chunk; TransMIC comes on top [Z8]. */
@@ -91,6 +92,9 @@ struct radio_params {
 	uint32_t collisions;                    /* bool: the shared-channel (ALOHA) loss model */
 	uint32_t relays_per_hop;                /* relays of each level that forward every PDU (channel load) */
 	uint32_t collision_window_ms;           /* time constant of the offered-load estimate */
+	uint32_t relays_per_level;              /* relay advertisers of each level that share its relayed traffic */
+	uint32_t adv_buf_count;                 /* PDUs a node's advertiser queue holds: a Segment Acknowledgment that
+						 * finds it full is dropped (Zephyr sends acks with K_NO_WAIT) */
 };
 
 /* Zephyr's defaults (docs/radio-model.md has each with its source). */
@@ -216,6 +220,8 @@ struct radio_node {
 	double loss;                    /* per transmission of one PDU on each link of the node's paths, 0..1 */
 	uint64_t adv_free_us;           /* the advertiser is free from then on */
 	uint64_t sar_free_us;           /* the one segmented-message context (TX_SEG_MSG_COUNT = 1) is free */
+	uint8_t sar_multicast_retrans_count;    /* this node's SAR Transmitter state (radio_node_set_sar_multicast()) */
+	uint8_t sar_multicast_retrans_int_step;
 	double load_air_us;             /* collision model: this node's recent air time, decayed */
 	uint64_t load_at_us;
 };
@@ -253,7 +259,7 @@ struct radio {
 	struct rng rng;
 	struct radio_node *nodes;       /* owned, @nodes_max */
 	uint32_t nodes_max;
-	uint64_t relay_free_us[RADIO_HOPS_MAX + 1];     /* the advertiser of each level's relays */
+	uint64_t relay_free_us[RADIO_HOPS_MAX + 1][RADIO_RELAYS_MAX];   /* the advertisers of each level's relays */
 	double load_air_us;             /* collision model: all recent air time, decayed */
 	uint64_t load_at_us;
 	/* scratch of radio_send(): per round and level, when the sender heard at that level started sending the
@@ -269,6 +275,7 @@ struct radio {
 	uint64_t losses;                /* receivers that did not get a message */
 	uint64_t out_of_range;          /* receivers farther than the TTL allows */
 	uint64_t sar_failures;          /* unicast SAR transactions that ran out of retransmissions */
+	uint64_t acks_dropped;          /* Segment Acknowledgments that found their sender's advertiser queue full */
 };
 
 /* @nodes_max nodes, all at level 0 without loss until radio_node_set(). The params must pass radio_params_check().
@@ -278,6 +285,11 @@ void radio_done(struct radio *r);
 
 /* 0, or -EINVAL for a node index out of range, hops > 127 or a loss outside 0..1. */
 int radio_node_set(struct radio *r, uint32_t node, unsigned hops, double loss);
+
+/* A node's own SAR Transmitter state for group destinations (Mesh 1.1 SAR Configuration: SAR Multicast
+ * Retransmissions Count 0..15 and Interval Step 0..15); radio_init() gives every node the params' values. The
+ * Distributor sets its own (docs/distribution.md, "The dongle's own SAR settings"). 0, or -EINVAL. */
+int radio_node_set_sar_multicast(struct radio *r, uint32_t node, unsigned count, unsigned int_step);
 
 /* Sends one access message from m->from to the @n_to nodes of @to (exactly one when m->unicast). For each receiver
  * @ret_at gets the time it has the whole message, or RADIO_LOST. Costs O(n_to + PDUs x levels) and draws from the

@@ -224,7 +224,7 @@ static int plat_mesh_send(void *ctx, const struct core_mesh_tx *tx)
 		return err;
 	}
 	if (s->bench)
-		bench_note_tx(s->bench, tx->msg->payload[0], &rtx);
+		bench_note_tx(s->bench, tx->msg->payload, tx->msg->payload_len, &rtx);
 	/* Zephyr's "send end": the core may hand over the next message */
 	done.at = (rtx.done_us + US_PER_MS - 1) / US_PER_MS;
 	if (sched_add(&s->sched, &done) < 0)

@@ -29,6 +29,8 @@ like "$OUT" "goodput +[0-9.]+ B/s in the data phase, [0-9.]+ B/s overall" "... t
 like "$OUT" "outcomes +10 ok, 0 not ok: ok 10" "... every target ok"
 like "$OUT" "bound +[0-9.]+ s \\((group|unicast): data [0-9.]+ s \\+ [0-9]+ rounds x [0-9.]+ s\\); ratio [0-9.]+" \
 	"... the bound and the ratio"
+like "$OUT" "phases +initiate [0-9.]+ s \\(1\\) caps [0-9.]+ s \\(1\\) xfer_start .* block_start [0-9.]+ s \\(2\\) chunks .* confirm" \
+	"... the time per phase, with the messages of each"
 like "$ERR" "wall time [0-9.]+ s, [0-9]+ x real time" "... wall time and speed on stderr"
 unlike "$ERR" "WARNING|ERROR" "... no warnings"
 BODY=$(cat ten-report.json)
@@ -37,6 +39,9 @@ json_is '.targets' 10 "JSON: 10 targets"
 json_is '.image_size' 8192 "JSON: the image size"
 json_is '.bound.ratio >= 1' true "JSON: the ratio to the bound is at least 1"
 json_is '.control_share > 0 and .control_share < 1' true "JSON: a control share between 0 and 1"
+json_is '.phases.block_start.messages' 2 "JSON: one Block Start per block (2 blocks)"
+json_is '([.phases[].s] | add) <= .virtual_s + 0.001' true "JSON: the phases add up to at most the virtual time"
+json_is '.phases.chunks.s > .phases.verify.s' true "JSON: the chunks take longer than the verify round"
 json_is '.wall.seconds >= 0' true "JSON: the wall time"
 first=$OUT
 

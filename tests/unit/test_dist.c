@@ -44,6 +44,7 @@ enum fault {
 	FAULT_UNPROVISION,              /* effect 3: silent after apply */
 	FAULT_INCOMPATIBLE,             /* a BLOB size limit below the image */
 	FAULT_BLOB_BUSY,
+	FAULT_STALE_STATUS,             /* at each Block Start from block 1, first a late refusal about the block before */
 };
 
 struct target {
@@ -391,6 +392,17 @@ static void target_rx(struct target *t, const uint8_t *p, size_t len)
 		xfer_status(t, MB_SUCCESS);
 		return;
 	case MB_OP_BLOCK_START:
+		if (t->fault == FAULT_STALE_STATUS && mb.u.block_start.block >= 1) {
+			/* an answer of the previous round that SAR retransmissions delayed: about another block, and
+			 * (unlike the answers that counted) not a success */
+			struct mb_msg stale = { .opcode = MB_OP_BLOCK_STATUS };
+
+			stale.u.block_status = (struct mb_block_status){ .status = MB_WRONG_PHASE,
+									 .block = (uint16_t)(mb.u.block_start.block - 1),
+									 .chunk_size = mb.u.block_start.chunk_size,
+									 .format = MB_FORMAT_NONE_MISSING };
+			answer_mb(t, &stale);
+		}
 		if (t->blob_phase < MB_PHASE_WAITING_FOR_BLOCK || t->blob_phase == MB_PHASE_SUSPENDED) {
 			block_status(t, MB_WRONG_PHASE);
 			return;
@@ -786,6 +798,7 @@ static void test_faults(void)
 		{ FAULT_UNPROVISION, MSG_DIST_OK, MSG_DIST_REASON_NONE, "unprovisioned (effect 3): silence = ok" },
 		{ FAULT_INCOMPATIBLE, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_CAPABILITIES_INCOMPATIBLE, "too small" },
 		{ FAULT_BLOB_BUSY, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_BLOB_BUSY, "BLOB busy" },
+		{ FAULT_STALE_STATUS, MSG_DIST_OK, MSG_DIST_REASON_NONE, "a late refusal about the previous block: ignored" },
 	};
 	unsigned n = sizeof(cases) / sizeof(cases[0]);
 	struct msg_dist_info info;

@@ -586,6 +586,77 @@ static void test_determinism(void)
 	ok(memcmp(a, c, sizeof(a)) != 0, "another seed: other delivery times");
 }
 
+/* The Distributor's own SAR multicast state, dropped acks with a full advertiser queue, relays per level. */
+static void test_node_knobs(void)
+{
+	struct radio_params p = defaults();
+	struct radio r;
+	struct radio_msg m = { .from = 0, .len = 68, .ttl = RADIO_TTL_DEFAULT };
+	struct radio_tx tx;
+	uint64_t ev5, first;
+
+	p.adv_delay_max_us = 0;
+	ev5 = radio_event_us(&p, radio_unseg_pdu_len(5));
+	setup(&r, &p, 2, 1, 0, 1, to);
+	is_int(radio_node_set_sar_multicast(&r, 0, 0, 0), 0, "the dongle: no multicast retransmission, 25 ms step");
+	is_int(radio_send(&r, &m, to, 2, at, &tx), 0, "a 68 B group message from the dongle");
+	is_int(tx.rounds, 1, "  one round");
+	is_int(tx.pdus, 6, "  6 PDUs");
+	is_int(tx.done_us - tx.adv_free_us, 25 * MS, "  done one 25 ms interval after the round");
+	ok(at[0] != RADIO_LOST && at[1] != RADIO_LOST, "  no loss: both have it");
+	m.from = 1;
+	m.now_us = 10000 * MS;
+	to[0] = 2;
+	is_int(radio_send(&r, &m, to, 1, at, &tx), 0, "the same from a node that kept the params' state");
+	is_int(tx.rounds, 3, "  3 rounds");
+	is_int(radio_node_set_sar_multicast(&r, 3, 0, 0), -EINVAL, "node out of range refused");
+	is_int(radio_node_set_sar_multicast(&r, 0, 16, 0), -EINVAL, "count 16 refused (4 bits)");
+	is_int(radio_node_set_sar_multicast(&r, 0, 0, 16), -EINVAL, "step 16 refused (4 bits)");
+	radio_done(&r);
+
+	/* a receiver whose advertiser queue is full drops its Segment Acknowledgment (K_NO_WAIT) */
+	for (unsigned bufs = 6; bufs <= 256; bufs += 250) {
+		p.adv_buf_count = bufs;
+		setup(&r, &p, 1, 1, 0, 1, to);
+		m = (struct radio_msg){ .from = 1, .len = 5, .ttl = RADIO_TTL_DEFAULT };
+		to[0] = 0;
+		for (unsigned i = 0; i < 100; i++)
+			radio_send(&r, &m, to, 1, at, &tx);     /* 100 PDUs queued on node 1: about 4 s, longer than
+								 * the sender's 3 rounds */
+		m = (struct radio_msg){ .from = 0, .len = 68, .unicast = true, .ttl = RADIO_TTL_DEFAULT };
+		to[0] = 1;
+		is_int(radio_send(&r, &m, to, 1, at, &tx), 0, "unicast 68 B to a node with %u buffers, busy", bufs);
+		ok(at[0] != RADIO_LOST, "  delivered all the same");
+		if (bufs == 6) {
+			ok(!tx.acked, "  6 buffers: no ack (dropped), the sender gives up");
+			ok(r.acks_dropped >= 1, "  acks_dropped counted: %llu", (unsigned long long)r.acks_dropped);
+		} else {
+			is_int(r.acks_dropped, 0, "  256 buffers: every ack waits in the queue, none dropped");
+		}
+		radio_done(&r);
+	}
+	p.adv_buf_count = 6;
+
+	/* two answers from hop 3 at once: one relay per level serializes them, two relays carry both at once */
+	for (unsigned relays = 1; relays <= 2; relays++) {
+		p.relays_per_level = relays;
+		setup(&r, &p, 2, 3, 0, 1, to);
+		m = (struct radio_msg){ .from = 1, .now_us = 1000 * MS, .len = 5, .ttl = RADIO_TTL_DEFAULT };
+		to[0] = 0;
+		radio_send(&r, &m, to, 1, at, &tx);
+		first = at[0];
+		is_int(first, m.now_us + 3 * ev5, "relays per level %u: the first answer in 3 events", relays);
+		m.from = 2;
+		radio_send(&r, &m, to, 1, at, &tx);
+		if (relays == 1)
+			ok(at[0] > first + 10 * MS, "  one relay: the second waits for its advertiser (%llu us later)",
+			   (unsigned long long)(at[0] - first));
+		else
+			is_int(at[0], first, "  two relays: the second at the same time");
+		radio_done(&r);
+	}
+}
+
 static void test_bad_input(void)
 {
 	struct radio_params p = defaults();
@@ -709,6 +780,7 @@ int main(void)
 	test_statistics();
 	test_collisions();
 	test_determinism();
+	test_node_knobs();
 	test_bad_input();
 	return done_testing();
 }
