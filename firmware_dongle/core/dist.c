@@ -850,7 +850,11 @@ static void take_update_status(struct dist *d, struct dist_target *t, const stru
 			target_fail(d, t, MSG_DIST_REASON_METADATA_REJECTED, MSG_DIST_STATUS_FU, s->status);
 		else if (s->status == MD_BLOB_TRANSFER_BUSY)
 			target_fail(d, t, MSG_DIST_REASON_BLOB_BUSY, MSG_DIST_STATUS_FU, s->status);
-		else if (s->status != MD_SUCCESS || s->phase == MD_PHASE_IDLE)
+		else if (s->status == MD_SUCCESS && s->phase == MD_PHASE_IDLE)
+			/* not the answer to our Start (a Start that took says Transfer Active): a late answer to
+			 * something else, e.g. the Cancel of an earlier distribution to the same group. Asked again. */
+			d->counters.ignored++;
+		else if (s->status != MD_SUCCESS)
 			target_fail(d, t, MSG_DIST_REASON_START_REJECTED, MSG_DIST_STATUS_FU, s->status);
 		else if (s->blob_id != d->blob_id)
 			target_fail(d, t, MSG_DIST_REASON_BLOB_BUSY, MSG_DIST_STATUS_FU, s->status);

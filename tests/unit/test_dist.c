@@ -44,6 +44,7 @@ enum fault {
 	FAULT_UNPROVISION,              /* effect 3: silent after apply */
 	FAULT_INCOMPATIBLE,             /* a BLOB size limit below the image */
 	FAULT_BLOB_BUSY,
+	FAULT_STALE_IDLE,               /* before its answer to Update Start, a late Success + Idle (e.g. of a Cancel) */
 	FAULT_STALE_STATUS,             /* at each Block Start from block 1, first a late refusal about the block before */
 };
 
@@ -295,6 +296,13 @@ static void target_rx(struct target *t, const uint8_t *p, size_t len)
 		switch (md.opcode) {
 		case MD_OP_UPDATE_START:
 			t->update_starts++;
+			if (t->fault == FAULT_STALE_IDLE && t->update_starts == 1) {
+				uint8_t phase = t->fu_phase;
+
+				t->fu_phase = MD_PHASE_IDLE;
+				update_status(t, MD_SUCCESS);
+				t->fu_phase = phase;
+			}
 			if (t->fault == FAULT_REJECT_METADATA) {
 				t->fu_phase = MD_PHASE_IDLE;
 				update_status(t, MD_METADATA_CHECK_FAILED);
@@ -798,6 +806,7 @@ static void test_faults(void)
 		{ FAULT_UNPROVISION, MSG_DIST_OK, MSG_DIST_REASON_NONE, "unprovisioned (effect 3): silence = ok" },
 		{ FAULT_INCOMPATIBLE, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_CAPABILITIES_INCOMPATIBLE, "too small" },
 		{ FAULT_BLOB_BUSY, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_BLOB_BUSY, "BLOB busy" },
+		{ FAULT_STALE_IDLE, MSG_DIST_OK, MSG_DIST_REASON_NONE, "a late Success + Idle before its Start answer" },
 		{ FAULT_STALE_STATUS, MSG_DIST_OK, MSG_DIST_REASON_NONE, "a late refusal about the previous block: ignored" },
 	};
 	unsigned n = sizeof(cases) / sizeof(cases[0]);

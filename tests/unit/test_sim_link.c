@@ -5,482 +5,24 @@
  * 1e-3 byte corruption (plus dropped and duplicated bytes) and stalls, where every request completes through
  * retransmission and the committed SHA-256 proves no corrupted write was taken.
  *
- * The simulator binary: $MESHFLEET_SIM, else $MF_BUILDDIR/firmware_dongle/sim/meshfleet-sim, else SIM_PATH. */
+ * The host and the simulator process are sim_client.c (shared with test_dist_sim.c), which finds the binary:
+ * $MESHFLEET_SIM, else $MF_BUILDDIR/firmware_dongle/sim/meshfleet-sim, else SIM_PATH. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cobs.h"
-#include "frame.h"
 #include "mesh_access.h"
-#include "messages.h"
 #include "sha256.h"
+#include "sim_client.h"
 #include "tap.h"
 
-#ifndef SIM_PATH
-#define SIM_PATH "firmware_dongle/sim/meshfleet-sim"
-#endif
-
-#define WAIT_MS 10000           /* bound of every wait for the simulator; not a timing assertion */
-#define CALL_TIMEOUT_MS 250     /* before a retransmission; the fault test uses FAST_TIMEOUT_MS */
-#define FAST_TIMEOUT_MS 25
-#define MAX_ARGS 32
-#define MAX_EVENTS 64
-
-static char tmpdir[256];
-static char sim_path[1024];
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint32_t rng_state = 0x12345678;
-
-static uint32_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
-}
-
-static void fill_random(uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)rng();
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
-static char *read_text(const char *path)
-{
-	static char buf[16384];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* ---------------------------------------------------------------- the simulator process */
-
-struct sim {
-	pid_t pid;
-	int out;                /* its stdout */
-	char line[512];         /* a partial stdout line */
-	size_t line_len;
-	char pty[128];          /* from the last "pty:" line */
-	char err_path[300];     /* its stderr */
-};
-
-/* Starts the simulator with @args (NULL-terminated). */
-static bool sim_start(struct sim *s, const char *const *args)
-{
-	static int serial;
-	const char *argv[MAX_ARGS + 2] = { sim_path };
-	int pipefd[2];
-	size_t n = 1;
-
-	*s = (struct sim){ .pid = -1, .out = -1 };
-	snprintf(s->err_path, sizeof(s->err_path), "%s/sim%d.err", tmpdir, ++serial);
-	for (; args[n - 1] && n <= MAX_ARGS; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return false;
-	s->pid = fork();
-	if (s->pid == 0) {
-		int err = open(s->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(pipefd[1], 1);
-		if (err >= 0)
-			dup2(err, 2);
-		execv(sim_path, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	s->out = pipefd[0];
-	fcntl(s->out, F_SETFL, O_NONBLOCK);
-	return s->pid > 0;
-}
-
-/* Waits for the next "pty: PATH" line on the simulator's stdout. */
-static bool sim_wait_pty(struct sim *s)
-{
-	int64_t end = now_ms() + WAIT_MS;
-
-	while (now_ms() < end) {
-		struct pollfd p = { .fd = s->out, .events = POLLIN };
-		char *nl;
-		ssize_t n;
-
-		if ((nl = memchr(s->line, '\n', s->line_len)) != NULL) {
-			size_t len = (size_t)(nl - s->line);
-			bool pty = len > 5 && strncmp(s->line, "pty: ", 5) == 0 && len - 5 < sizeof(s->pty);
-
-			if (pty) {
-				memcpy(s->pty, s->line + 5, len - 5);
-				s->pty[len - 5] = '\0';
-			}
-			memmove(s->line, nl + 1, s->line_len - len - 1);
-			s->line_len -= len + 1;
-			if (pty)
-				return true;
-			continue;
-		}
-		poll(&p, 1, 100);
-		n = read(s->out, s->line + s->line_len, sizeof(s->line) - s->line_len);
-		if (n == 0)
-			return false;
-		if (n > 0)
-			s->line_len += (size_t)n;
-	}
-	return false;
-}
-
-/* Waits (bounded) for the simulator to end; returns its exit status, or -1 (killed). */
-static int sim_wait(struct sim *s)
-{
-	int64_t end = now_ms() + WAIT_MS;
-	int status;
-
-	while (now_ms() < end) {
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = -1;
-			if (s->out >= 0)
-				close(s->out);
-			s->out = -1;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		}
-		poll(NULL, 0, 10);
-	}
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, &status, 0);
-	s->pid = -1;
-	return -1;
-}
-
-static int sim_stop(struct sim *s)
-{
-	if (s->pid <= 0)
-		return -1;
-	kill(s->pid, SIGTERM);
-	return sim_wait(s);
-}
-
-/* Runs the simulator to its end; *ret_err is its stderr. */
-static int sim_run_once(const char *const *args, const char **ret_err)
-{
-	struct sim s;
-	int status;
-
-	if (!sim_start(&s, args))
-		return -1;
-	status = sim_wait(&s);
-	*ret_err = read_text(s.err_path);
-	return status;
-}
-
-/* ---------------------------------------------------------------- the host */
-
-struct reply {
-	struct frame_header h;
-	struct msg m;                   /* borrowed pointers point into @frame */
-	enum msg_status decoded;
-	uint8_t frame[FRAME_MAX_SIZE];
-};
-
-struct event {
-	uint8_t type;
-	uint32_t seq;
-	uint16_t src;
-	uint8_t payload[MSG_ACCESS_MAX];
-	uint16_t len;
-};
-
-#define MAX_PENDING 32
-
-struct host {
-	int fd;
-	struct cobs_stream rx;
-	uint8_t rx_buf[FRAME_MAX_SIZE];
-	uint32_t next_id;
-	bool link_lost;                 /* EIO or hang-up: unplugged */
-	unsigned frames, bad_frames, retransmits;
-	struct reply responses[MAX_PENDING];    /* arrived, not yet taken; oldest replaced first */
-	bool response_used[MAX_PENDING];
-	unsigned response_next;
-	struct event events[MAX_EVENTS];
-	unsigned event_count;
-};
+#define WAIT_MS SIM_WAIT_MS
+#define FAST_TIMEOUT_MS 25     /* the fault test's call timeout */
+#define MAX_EVENTS HOST_EVENTS_MAX
 
 static struct host H;
-static int call_timeout_ms = CALL_TIMEOUT_MS;
-
-static bool host_open(struct host *h, const char *path)
-{
-	struct termios tio;
-
-	memset(h, 0, sizeof(*h));
-	h->fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (h->fd < 0)
-		return false;
-	if (tcgetattr(h->fd, &tio) == 0) {
-		cfmakeraw(&tio);
-		tcsetattr(h->fd, TCSANOW, &tio);
-	}
-	tcflush(h->fd, TCIFLUSH);       /* what the dongle said before we listened */
-	cobs_stream_init(&h->rx, h->rx_buf, sizeof(h->rx_buf));
-	h->next_id = MSG_HELLO_ID + 1;
-	return true;
-}
-
-static void host_close(struct host *h)
-{
-	if (h->fd >= 0)
-		close(h->fd);
-	h->fd = -1;
-}
-
-static bool host_send(struct host *h, struct msg *m, uint32_t id, bool retransmit)
-{
-	static uint8_t frame[FRAME_MAX_SIZE], wire[COBS_WIRE_MAX(FRAME_MAX_SIZE)];
-	size_t len = 0, wire_len, off = 0;
-	int64_t end = now_ms() + WAIT_MS;
-
-	m->kind = FRAME_REQUEST;
-	if (msg_encode_frame(m, id, retransmit, frame, sizeof(frame), &len) != MSG_STATUS_OK)
-		return false;
-	wire_len = cobs_encode_frame(frame, len, true, wire, sizeof(wire));
-	while (off < wire_len && now_ms() < end) {
-		ssize_t n = write(h->fd, wire + off, wire_len - off);
-
-		if (n > 0) {
-			off += (size_t)n;
-		} else if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { .fd = h->fd, .events = POLLOUT };
-
-			poll(&p, 1, 50);
-		} else {
-			h->link_lost = true;
-			return false;
-		}
-	}
-	return off == wire_len;
-}
-
-static void handle_frame(struct host *h, const uint8_t *frame, size_t len)
-{
-	struct reply *r = &h->responses[h->response_next];
-	struct frame_header hd;
-
-	if (frame_decode(frame, len, &hd) != FRAME_OK) {
-		h->bad_frames++;
-		return;
-	}
-	h->frames++;
-	if (hd.kind == FRAME_EVENT) {
-		struct event *e = &h->events[h->event_count % MAX_EVENTS];
-		struct msg m;
-
-		h->event_count++;
-		*e = (struct event){ .type = hd.type, .seq = hd.seq };
-		if (hd.type == MSG_MESH_RECV && msg_decode(&hd, frame + FRAME_HEADER_SIZE, &m) == MSG_STATUS_OK) {
-			e->src = m.u.mesh_recv.src;
-			e->len = m.u.mesh_recv.payload_len;
-			memcpy(e->payload, m.u.mesh_recv.payload, e->len);
-		}
-		return;
-	}
-	memcpy(r->frame, frame, len);
-	r->h = hd;
-	r->decoded = msg_decode(&r->h, r->frame + FRAME_HEADER_SIZE, &r->m);
-	h->response_used[h->response_next] = true;
-	h->response_next = (h->response_next + 1) % MAX_PENDING;
-}
-
-/* Reads what the link has within @timeout_ms and handles every frame in it. */
-static void host_pump(struct host *h, int timeout_ms)
-{
-	struct pollfd p = { .fd = h->fd, .events = POLLIN };
-	uint8_t buf[4096];
-	ssize_t n;
-
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return;
-	n = read(h->fd, buf, sizeof(buf));
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		h->link_lost = true;
-		return;
-	}
-	for (const uint8_t *q = buf; n > 0;) {
-		size_t frame_len, used = cobs_stream_feed(&h->rx, q, (size_t)n, &frame_len);
-
-		q += used;
-		n -= (ssize_t)used;
-		if (frame_len > 0)
-			handle_frame(h, h->rx_buf, frame_len);
-	}
-}
-
-static bool host_take(struct host *h, uint32_t id, uint8_t type, struct reply *ret)
-{
-	for (unsigned i = 0; i < MAX_PENDING; i++) {
-		if (h->response_used[i] && h->responses[i].h.seq == id && h->responses[i].h.type == type) {
-			h->response_used[i] = false;
-			*ret = h->responses[i];
-			ret->decoded = msg_decode(&ret->h, ret->frame + FRAME_HEADER_SIZE, &ret->m);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Waits for the response to (@id, @type). Returns 1, 0 after @timeout_ms, -1 when the link is gone. */
-static int host_wait(struct host *h, uint32_t id, uint8_t type, struct reply *ret, int timeout_ms)
-{
-	int64_t end = now_ms() + timeout_ms;
-
-	for (;;) {
-		int64_t left = end - now_ms();
-
-		if (host_take(h, id, type, ret))
-			return 1;
-		if (h->link_lost)
-			return -1;
-		if (left <= 0)
-			return 0;
-		host_pump(h, (int)left);
-	}
-}
-
-/* One request: sent, and sent again with the retransmission flag after each CALL_TIMEOUT_MS, @tries times in all.
- * Returns the response's status, -ETIMEDOUT or -EIO (link gone). HELLO always goes with its own id. */
-static int host_call_tries(struct host *h, struct msg *req, struct reply *ret, int tries)
-{
-	static struct reply scratch;
-	uint32_t id = req->type == MSG_HELLO ? MSG_HELLO_ID : h->next_id++;
-
-	if (!ret)
-		ret = &scratch;
-	for (int i = 0; i < tries; i++) {
-		int rc;
-
-		if (i > 0)
-			h->retransmits++;
-		if (!host_send(h, req, id, i > 0))
-			return -EIO;
-		rc = host_wait(h, id, (uint8_t)req->type, ret, call_timeout_ms);
-		if (rc > 0)
-			return ret->h.status;
-		if (rc < 0)
-			return -EIO;
-	}
-	return -ETIMEDOUT;
-}
-
-static int host_call(struct host *h, struct msg *req, struct reply *ret)
-{
-	return host_call_tries(h, req, ret, 3);
-}
-
-static int hello(struct host *h, struct msg_hello *ret, int tries)
-{
-	struct msg req = { .type = MSG_HELLO };
-	struct reply r;
-	int st = host_call_tries(h, &req, &r, tries);
-
-	h->next_id = MSG_HELLO_ID + 1;
-	if (st == MSG_STATUS_OK && ret)
-		*ret = r.decoded == MSG_STATUS_OK ? r.m.u.hello : (struct msg_hello){ 0 };
-	return st;
-}
-
-static int slot_image(struct host *h, enum msg_type type, uint32_t size, const uint8_t *hash, int tries)
-{
-	struct msg req = { .type = type, .u.slot_image = { .size = size } };
-
-	memcpy(req.u.slot_image.sha256, hash, 32);
-	return host_call_tries(h, &req, NULL, tries);
-}
-
-static struct msg_slot_info slot_info(struct host *h)
-{
-	struct msg req = { .type = MSG_SLOT_INFO };
-	struct reply r;
-
-	if (host_call_tries(h, &req, &r, 20) != MSG_STATUS_OK || r.decoded != MSG_STATUS_OK)
-		return (struct msg_slot_info){ .state = 99 };
-	return r.m.u.slot_info;
-}
-
-/* Writes image[from, to) in @chunk-byte writes, each retried up to @tries times; continues where SLOT_OFFSET says.
- * Returns the offset reached (== @to on success). */
-static uint32_t upload(struct host *h, const uint8_t *image, uint32_t from, uint32_t to, uint16_t chunk, int tries)
-{
-	uint32_t off = from;
-	int failures = 0;
-
-	while (off < to && failures < 10) {
-		uint16_t n = (uint16_t)(to - off < chunk ? to - off : chunk);
-		struct msg req = { .type = MSG_SLOT_WRITE,
-				   .u.slot_write = { .offset = off, .data = image + off, .len = n } };
-		struct reply r;
-		int st = host_call_tries(h, &req, &r, tries);
-
-		if (st == MSG_STATUS_OK) {
-			off += n;
-		} else if (st == MSG_STATUS_SLOT_OFFSET && r.decoded == MSG_STATUS_OK) {
-			off = r.m.u.bytes_written;
-			failures++;
-		} else {
-			printf("#   SLOT_WRITE at %u: %d (%s)\n", off, st,
-			       st >= 0 ? msg_status_to_string((unsigned)st) : "");
-			return off;
-		}
-	}
-	return off;
-}
-
-static struct msg mesh_config_msg(uint16_t address, uint32_t seq)
-{
-	struct msg m = { .type = MSG_MESH_CONFIG };
-
-	memset(m.u.mesh_config.net_key, 0x11, 16);
-	memset(m.u.mesh_config.app_key, 0x22, 16);
-	m.u.mesh_config.app_key_index = 0;
-	m.u.mesh_config.seq = seq;
-	m.u.mesh_config.address = address;
-	return m;
-}
 
 static const uint8_t INFO_GET[] = { 0x83, 0x08, 0x00, 0xff };
 
@@ -492,7 +34,7 @@ static int info_get(struct host *h, uint16_t dst)
 	return host_call(h, &m, NULL);
 }
 
-/* Collects MESH_RECV events for @ms; returns how many arrived, the last one's index in *ret_last. */
+/* Collects MESH_RECV events for @ms; returns how many arrived, the first one's index in *ret_first. */
 static unsigned collect_mesh_recv(struct host *h, int ms, unsigned *ret_first)
 {
 	int64_t end = now_ms() + ms;
@@ -504,15 +46,6 @@ static unsigned collect_mesh_recv(struct host *h, int ms, unsigned *ret_first)
 	for (unsigned i = before; i < h->event_count; i++)
 		n += h->events[i % MAX_EVENTS].type == MSG_MESH_RECV;
 	return n;
-}
-
-static bool wait_link_lost(struct host *h)
-{
-	int64_t end = now_ms() + WAIT_MS;
-
-	while (!h->link_lost && now_ms() < end)
-		host_pump(h, 100);
-	return h->link_lost;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -553,12 +86,12 @@ static void test_command_line(void)
 	status = sim_run_once((const char *const[]){ "--help", NULL }, &err);
 	is_int(status, 0, "--help: exit 0");
 
-	snprintf(path, sizeof(path), "%s/missing.json", tmpdir);
+	snprintf(path, sizeof(path), "%s/missing.json", sim_tmpdir);
 	status = sim_run_once((const char *const[]){ "--scenario", path, NULL }, &err);
 	is_int(status, 2, "a missing scenario file: exit 2");
 	has_str(err, "missing.json': cannot open: No such file", "... says so");
 
-	snprintf(bad, sizeof(bad), "%s/bad.json", tmpdir);
+	snprintf(bad, sizeof(bad), "%s/bad.json", sim_tmpdir);
 	write_file(bad, "{ \"nodes\": [ { \"address\": 1, \"uuid\": \"00112233445566778899aabbccddeeff\", "
 			"\"fwid\": \"5900\" },\n { \"address\": 2, \"uuid\": \"00112233445566778899aabbccddee00\", "
 			"\"fwid\": \"5900\", \"hops\": 0 } ] }");
@@ -572,7 +105,7 @@ static void test_command_line(void)
 	is_int(status, 2, "a scenario that is not JSON: exit 2");
 	has_str(err, "line 2", "... with the line");
 
-	snprintf(link_file, sizeof(link_file), "%s/not-a-link", tmpdir);
+	snprintf(link_file, sizeof(link_file), "%s/not-a-link", sim_tmpdir);
 	write_file(link_file, "precious");
 	status = sim_run_once((const char *const[]){ "--link", link_file, NULL }, &err);
 	is_int(status, 1, "--link over a regular file: exit 1");
@@ -593,9 +126,9 @@ static void test_session(void)
 	unsigned first, n;
 	int status;
 
-	snprintf(scenario, sizeof(scenario), "%s/fleet.json", tmpdir);
+	snprintf(scenario, sizeof(scenario), "%s/fleet.json", sim_tmpdir);
 	write_file(scenario, SCENARIO);
-	snprintf(link, sizeof(link), "%s/dongle", tmpdir);
+	snprintf(link, sizeof(link), "%s/dongle", sim_tmpdir);
 	if (!ok(sim_start(&s, (const char *const[]){ "--scenario", scenario, "--link", link, "--speed", "10",
 						    "--slot-size", "256K", "--unplug-ms", "500", "--reboot-reason",
 						    "watchdog", "--seed", "3", NULL }), "meshfleet-sim starts"))
@@ -614,7 +147,7 @@ static void test_session(void)
 	}
 
 	/* HELLO, ECHO, STATS */
-	is_int(hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO: OK");
+	is_int(host_hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO: OK");
 	is_int(hi.proto_major, MSG_VERSION_MAJOR, "HELLO: protocol %d", MSG_VERSION_MAJOR);
 	is_int(hi.reset_reason, MSG_RESET_POWER_ON, "HELLO: reset reason POWER_ON");
 	is_int(hi.slot_size, 256 * 1024, "HELLO: the slot size of --slot-size");
@@ -646,7 +179,7 @@ static void test_session(void)
 
 	/* the simulated nodes */
 	is_int(info_get(&H, 0x0100), MSG_STATUS_NOT_CONFIGURED, "MESH_SEND before MESH_CONFIG: NOT_CONFIGURED");
-	struct msg cfg = mesh_config_msg(0x0001, 1000);
+	struct msg cfg = host_mesh_config(0x0001, 1000);
 	ok(host_call(&H, &cfg, &r) == MSG_STATUS_OK && r.m.u.mesh_seq == 1000, "MESH_CONFIG: OK, sequence 1000");
 	is_int(info_get(&H, 0x0100), MSG_STATUS_OK, "Firmware Update Information Get to 0x0100: OK");
 	n = collect_mesh_recv(&H, 500, &first);
@@ -676,27 +209,27 @@ static void test_session(void)
 	/* image upload */
 	fill_random(image, sizeof(image));
 	sha256(image, sizeof(image), hash);
-	is_int(slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_BEGIN 64 KiB: OK");
-	is_int(upload(&H, image, 0, sizeof(image), 1024, 3), sizeof(image), "64 writes of 1 KiB: OK");
-	is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_COMMIT: SHA-256 matches");
-	info = slot_info(&H);
+	is_int(host_slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_BEGIN 64 KiB: OK");
+	is_int(host_upload(&H, image, 0, sizeof(image), 1024, 3), sizeof(image), "64 writes of 1 KiB: OK");
+	is_int(host_slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK, "SLOT_COMMIT: SHA-256 matches");
+	info = host_slot_info(&H);
 	ok(info.state == MSG_SLOT_COMMITTED && info.bytes_written == sizeof(image) && !memcmp(info.sha256, hash, 32),
 	   "SLOT_INFO: COMMITTED");
 	/* a hash the bytes do not have */
 	uint8_t wrong[32];
 	memcpy(wrong, hash, 32);
 	wrong[0] ^= 1;
-	slot_image(&H, MSG_SLOT_BEGIN, 8192, wrong, 3);
-	upload(&H, image, 0, 8192, 1024, 3);
-	is_int(slot_image(&H, MSG_SLOT_COMMIT, 8192, wrong, 3), MSG_STATUS_SLOT_HASH_MISMATCH,
+	host_slot_image(&H, MSG_SLOT_BEGIN, 8192, wrong, 3);
+	host_upload(&H, image, 0, 8192, 1024, 3);
+	is_int(host_slot_image(&H, MSG_SLOT_COMMIT, 8192, wrong, 3), MSG_STATUS_SLOT_HASH_MISMATCH,
 	       "SLOT_COMMIT of bytes with another SHA-256: SLOT_HASH_MISMATCH");
 
 	/* unplug in the middle of an upload: the port vanishes, comes back on a new pty, the upload resumes */
 	sha256(image, 40000, hash);
-	slot_image(&H, MSG_SLOT_BEGIN, 40000, hash, 3);
-	is_int(upload(&H, image, 0, 20480, 1024, 3), 20480, "20 KiB of a new image written");
+	host_slot_image(&H, MSG_SLOT_BEGIN, 40000, hash, 3);
+	is_int(host_upload(&H, image, 0, 20480, 1024, 3), 20480, "20 KiB of a new image written");
 	kill(s.pid, SIGUSR1);
-	ok(wait_link_lost(&H), "SIGUSR1: the host sees the port go away");
+	ok(host_wait_link_lost(&H), "SIGUSR1: the host sees the port go away");
 	host_close(&H);
 	ok(access(link, F_OK) != 0, "... the link is gone while unplugged");
 	ok(sim_wait_pty(&s), "... and a new 'pty:' line comes after --unplug-ms");
@@ -706,13 +239,13 @@ static void test_session(void)
 		target[strlen(s.pty)] = '\0';
 	is_str(target, s.pty, "... the link points at the new pty");
 	ok(host_open(&H, link), "the host reopens the link");
-	is_int(hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO after the replug");
+	is_int(host_hello(&H, &hi, 3), MSG_STATUS_OK, "HELLO after the replug");
 	is_int(hi.reset_reason, MSG_RESET_POWER_ON, "... no reboot: the reset reason is still POWER_ON");
-	info = slot_info(&H);
+	info = host_slot_info(&H);
 	ok(info.state == MSG_SLOT_WRITING && info.bytes_written == 20480, "SLOT_INFO: WRITING at 20480 (%u)",
 	   info.bytes_written);
-	is_int(upload(&H, image, info.bytes_written, 40000, 1024, 3), 40000, "the upload continues from there");
-	is_int(slot_image(&H, MSG_SLOT_COMMIT, 40000, hash, 3), MSG_STATUS_OK, "SLOT_COMMIT after the unplug: OK");
+	is_int(host_upload(&H, image, info.bytes_written, 40000, 1024, 3), 40000, "the upload continues from there");
+	is_int(host_slot_image(&H, MSG_SLOT_COMMIT, 40000, hash, 3), MSG_STATUS_OK, "SLOT_COMMIT after the unplug: OK");
 
 	/* reboot: the pty stays, the core starts again */
 	struct msg stats_req = { .type = MSG_STATS };
@@ -721,11 +254,11 @@ static void test_session(void)
 	kill(s.pid, SIGUSR2);
 	int64_t end = now_ms() + WAIT_MS;
 	do
-		status = hello(&H, &hi, 1);
+		status = host_hello(&H, &hi, 1);
 	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_WATCHDOG) && now_ms() < end);
 	is_int(hi.reset_reason, MSG_RESET_WATCHDOG, "SIGUSR2: HELLO reports the --reboot-reason WATCHDOG");
 	ok(hi.next_event_seq <= 2, "... event numbers start again (%u)", hi.next_event_seq);
-	is_int(slot_info(&H).state, MSG_SLOT_COMMITTED, "... the slot survived");
+	is_int(host_slot_info(&H).state, MSG_SLOT_COMMITTED, "... the slot survived");
 	host_call(&H, &stats_req, &r);
 	ok(r.m.u.stats.mesh_seq >= seq_before, "... the mesh sequence did not go back (%u >= %u)",
 	   r.m.u.stats.mesh_seq, seq_before);
@@ -738,7 +271,7 @@ static void test_session(void)
 	is_int(host_call_tries(&H, &reset, NULL, 1), MSG_STATUS_OK, "RESET: OK");
 	end = now_ms() + WAIT_MS;
 	do
-		status = hello(&H, &hi, 1);
+		status = host_hello(&H, &hi, 1);
 	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_HOST) && now_ms() < end);
 	is_int(hi.reset_reason, MSG_RESET_HOST, "after RESET, HELLO says HOST");
 
@@ -788,7 +321,7 @@ static void test_node_state(void)
 				     .u.model_app = { .elem_addr = 0x0100, .app_key_index = 0,
 						      .model = MA_SIG_MODEL(MA_MODEL_DFU_SRV) } };
 	char scenario[512], link[512];
-	struct msg cfg = mesh_config_msg(0x0001, 0);
+	struct msg cfg = host_mesh_config(0x0001, 0);
 	struct msg_hello hi;
 	struct ma_msg r;
 	struct sim s;
@@ -796,16 +329,16 @@ static void test_node_state(void)
 	int64_t end;
 	int status;
 
-	snprintf(scenario, sizeof(scenario), "%s/keyed.json", tmpdir);
+	snprintf(scenario, sizeof(scenario), "%s/keyed.json", sim_tmpdir);
 	write_file(scenario, KEYED_SCENARIO);
-	snprintf(link, sizeof(link), "%s/dongle3", tmpdir);
+	snprintf(link, sizeof(link), "%s/dongle3", sim_tmpdir);
 	if (!ok(sim_start(&s, (const char *const[]){ "--scenario", scenario, "--link", link, "--speed", "10",
 						    "--reboot-reason", "software", NULL }) &&
 		sim_wait_pty(&s) && host_open(&H, link), "meshfleet-sim with a scenario with keys starts")) {
 		sim_stop(&s);
 		return;
 	}
-	hello(&H, NULL, 3);
+	host_hello(&H, NULL, 3);
 	host_call(&H, &cfg, NULL);
 	is_int(info_get(&H, 0x0100), MSG_STATUS_OK, "Information Get to a node with nothing bound: OK");
 	is_int(collect_mesh_recv(&H, 200, &first), 0, "... no answer");
@@ -817,7 +350,7 @@ static void test_node_state(void)
 	kill(s.pid, SIGUSR2);
 	end = now_ms() + WAIT_MS;
 	do
-		status = hello(&H, &hi, 1);
+		status = host_hello(&H, &hi, 1);
 	while ((status != MSG_STATUS_OK || hi.reset_reason != MSG_RESET_SOFTWARE) && now_ms() < end);
 	is_int(hi.reset_reason, MSG_RESET_SOFTWARE, "the dongle reboots");
 	host_call(&H, &cfg, NULL);
@@ -838,8 +371,8 @@ static void test_slot_file(void)
 	const char *err;
 	uint32_t seq = 0;
 
-	snprintf(slot, sizeof(slot), "%s/slot.bin", tmpdir);
-	snprintf(link, sizeof(link), "%s/dongle2", tmpdir);
+	snprintf(slot, sizeof(slot), "%s/slot.bin", sim_tmpdir);
+	snprintf(link, sizeof(link), "%s/dongle2", sim_tmpdir);
 	fill_random(image, sizeof(image));
 	sha256(image, sizeof(image), hash);
 
@@ -850,13 +383,13 @@ static void test_slot_file(void)
 			sim_stop(&s);
 			return;
 		}
-		hello(&H, NULL, 3);
-		info = slot_info(&H);
+		host_hello(&H, NULL, 3);
+		info = host_slot_info(&H);
 		struct msg st = { .type = MSG_STATS };
 		host_call(&H, &st, &r);
 		if (run == 0) {
 			is_int(info.state, MSG_SLOT_EMPTY, "run 1: a new slot file is empty");
-			struct msg cfg = mesh_config_msg(0x0042, 0);
+			struct msg cfg = host_mesh_config(0x0042, 0);
 			host_call(&H, &cfg, NULL);
 			unsigned first;
 
@@ -868,8 +401,8 @@ static void test_slot_file(void)
 			   "run 1: without --scenario, node 0x0100 of the built-in fleet answers");
 			host_call(&H, &st, &r);
 			seq = r.m.u.stats.mesh_seq;
-			slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3);
-			is_int(upload(&H, image, 0, 10240, 1024, 3), 10240,
+			host_slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 3);
+			is_int(host_upload(&H, image, 0, 10240, 1024, 3), 10240,
 			       "run 1: 10 KiB written, then the simulator stops");
 		} else if (run == 1) {
 			ok(info.state == MSG_SLOT_WRITING && info.bytes_written == 8192,
@@ -877,9 +410,9 @@ static void test_slot_file(void)
 			   info.bytes_written);
 			ok(r.m.u.stats.mesh_seq >= seq, "run 2: mesh sequence %u >= %u from run 1",
 			   r.m.u.stats.mesh_seq, seq);
-			is_int(upload(&H, image, info.bytes_written, sizeof(image), 1024, 3), sizeof(image),
+			is_int(host_upload(&H, image, info.bytes_written, sizeof(image), 1024, 3), sizeof(image),
 			       "run 2: the rest written");
-			is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK,
+			is_int(host_slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 3), MSG_STATUS_OK,
 			       "run 2: committed");
 		} else {
 			ok(info.state == MSG_SLOT_COMMITTED && !memcmp(info.sha256, hash, 32),
@@ -908,7 +441,7 @@ static void test_faults(void)
 	struct sim s;
 	int echoes_ok = 0, st;
 
-	snprintf(link, sizeof(link), "%s/noisy", tmpdir);
+	snprintf(link, sizeof(link), "%s/noisy", sim_tmpdir);
 	if (!sim_start(&s, (const char *const[]){ "--link", link, "--corrupt", "1e-3", "--drop", "1e-4", "--dup",
 						   "1e-4", "--seed", "7", "--quiet", NULL }) || !sim_wait_pty(&s) ||
 	    !host_open(&H, link)) {
@@ -916,8 +449,8 @@ static void test_faults(void)
 		sim_stop(&s);
 		return;
 	}
-	call_timeout_ms = FAST_TIMEOUT_MS;      /* a pty answers in well under a millisecond */
-	is_int(hello(&H, NULL, 20), MSG_STATUS_OK, "--corrupt 1e-3 --drop 1e-4 --dup 1e-4: HELLO");
+	H.call_timeout_ms = FAST_TIMEOUT_MS;      /* a pty answers in well under a millisecond */
+	is_int(host_hello(&H, NULL, 20), MSG_STATUS_OK, "--corrupt 1e-3 --drop 1e-4 --dup 1e-4: HELLO");
 	for (int i = 0; i < 200; i++) {
 		struct msg echo = { .type = MSG_ECHO, .u.echo = { .data = data, .len = sizeof(data) } };
 
@@ -929,9 +462,9 @@ static void test_faults(void)
 	is_int(echoes_ok, 200, "200 ECHOs of 200 bytes: every one came back intact");
 	fill_random(image, sizeof(image));
 	sha256(image, sizeof(image), hash);
-	is_int(slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 20), MSG_STATUS_OK, "SLOT_BEGIN 32 KiB");
-	is_int(upload(&H, image, 0, sizeof(image), 256, 20), sizeof(image), "128 writes of 256 bytes, with retries");
-	is_int(slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 20), MSG_STATUS_OK,
+	is_int(host_slot_image(&H, MSG_SLOT_BEGIN, sizeof(image), hash, 20), MSG_STATUS_OK, "SLOT_BEGIN 32 KiB");
+	is_int(host_upload(&H, image, 0, sizeof(image), 256, 20), sizeof(image), "128 writes of 256 bytes, with retries");
+	is_int(host_slot_image(&H, MSG_SLOT_COMMIT, sizeof(image), hash, 20), MSG_STATUS_OK,
 	       "SLOT_COMMIT: the SHA-256 matches, so no corrupted write was taken");
 	struct msg stq = { .type = MSG_STATS };
 	is_int(host_call_tries(&H, &stq, &r, 20), MSG_STATUS_OK, "STATS");
@@ -941,7 +474,7 @@ static void test_faults(void)
 	ok(H.bad_frames > 0, "the host dropped damaged frames (%u)", H.bad_frames);
 	ok(H.retransmits > 0 && stats.rx_duplicates > 0, "retransmissions (%u) and duplicates answered from the cache "
 	   "(%u)", H.retransmits, stats.rx_duplicates);
-	call_timeout_ms = CALL_TIMEOUT_MS;
+	H.call_timeout_ms = HOST_CALL_TIMEOUT_MS;
 	host_close(&H);
 	is_int(sim_stop(&s), 0, "exit 0");
 
@@ -972,39 +505,15 @@ static void test_faults(void)
 	is_int(sim_stop(&s), 0, "exit 0");
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	const char *env = getenv("MESHFLEET_SIM"), *build = getenv("MF_BUILDDIR");
-
-	if (env && env[0])
-		snprintf(sim_path, sizeof(sim_path), "%s", env);
-	else if (build && build[0])
-		snprintf(sim_path, sizeof(sim_path), "%s/firmware_dongle/sim/meshfleet-sim", build);
-	else
-		snprintf(sim_path, sizeof(sim_path), "%s", SIM_PATH);
-	if (access(sim_path, X_OK) != 0) {
-		printf("Bail out! no meshfleet-sim at '%s' (build it, or set MESHFLEET_SIM)\n", sim_path);
+	if (!sim_client_setup("simlink"))
 		return 1;
-	}
-	snprintf(tmpdir, sizeof(tmpdir), "%s/meshfleet-simlink.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
 	test_command_line();
 	test_session();
 	test_node_state();
 	test_slot_file();
 	test_faults();
-	if (getenv("MF_KEEP"))
-		printf("# kept %s\n", tmpdir);
-	else
-		nftw(tmpdir, remove_one, 8, FTW_DEPTH | FTW_PHYS);     /* only files this test made */
+	sim_client_cleanup();
 	return done_testing();
 }
