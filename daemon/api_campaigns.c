@@ -1119,4 +1119,7 @@ void api_campaigns_metrics(struct api *api, struct strbuf *out)
 		strbuf_printf(out, "meshfleet_campaign_targets{state=\"%s\"} %llu\n",
 			      campaign_target_state_to_string((enum campaign_target_state)s),
 			      (unsigned long long)targets[s]);
+	strbuf_printf(out, "# HELP meshfleet_db_commits_total SQLite transactions committed.\n"
+		      "# TYPE meshfleet_db_commits_total counter\nmeshfleet_db_commits_total %llu\n",
+		      (unsigned long long)db_commit_count(api->db));
 }

@@ -20,7 +20,7 @@ struct db {
 	uint64_t errors;
 	int last_error;         /* SQLite code of the last failure, 0 after a success of db_commit */
 	bool durable;           /* a transaction of db_begin_durable() is open: synchronous=FULL until it ends */
-	uint64_t commits;       /* COMMITs that succeeded */
+	uint64_t commits;       /* transactions committed, explicit and autocommit (commit_hook) */
 	size_t n_cached;
 	struct cached_stmt cache[DB_MAX_CACHED_STATEMENTS];
 };
@@ -356,14 +356,19 @@ int db_commit(struct db *db)
 {
 	int r = exec_stmt(db, "COMMIT", "commit");
 
-	if (r == 0)
-		db->commits++;
 	/* SQLite refuses to change the safety level inside a transaction: back to NORMAL once it is over */
 	if (r == 0 && db->durable) {
 		(void)exec_stmt(db, "PRAGMA synchronous=NORMAL", "switch back to synchronous=NORMAL");
 		db->durable = false;
 	}
 	return r;
+}
+
+/* SQLite calls it for every commit, a statement's own (autocommit) included; 0 lets the commit go on. */
+static int count_commit(void *userdata)
+{
+	((struct db *)userdata)->commits++;
+	return 0;
 }
 
 uint64_t db_commit_count(const struct db *db)
@@ -492,6 +497,7 @@ int db_open(const char *path, struct db **ret_db, char *errbuf, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->handle, 2000);
+	sqlite3_commit_hook(db->handle, count_commit, db);
 	rc = query_text(db->handle, "PRAGMA quick_check", text, sizeof(text));
 	if (rc != SQLITE_OK || strcmp(text, "ok") != 0) {
 		snprintf(errbuf, errlen, "database %s failed its integrity check (%s): stop here, keep a copy of "

@@ -46,7 +46,8 @@ void db_rollback(struct db *db);
  * failure (bad input, -EEXIST) or not an error at all (0). Logs the error with @what once. */
 int db_result(struct db *db, int rc, const char *what);
 
-/* Transactions committed since start (for /metrics: meshfleet_db_commits_total). */
+/* Transactions committed since start, a single statement's own (autocommit) included (for /metrics:
+ * meshfleet_db_commits_total). */
 uint64_t db_commit_count(const struct db *db);
 /* Database errors seen since start (for /metrics and /health). */
 uint64_t db_error_count(const struct db *db);

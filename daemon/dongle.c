@@ -58,6 +58,7 @@ struct dongle {
 	uint64_t log_number;
 
 	struct upload upload;
+	struct dongle_dist_watcher dist_watcher;
 };
 
 static const char *const upload_state_names[] = {
@@ -277,7 +278,7 @@ int dongle_reply_errno(const struct link_reply *reply)
 		return -EOVERFLOW;
 	case MSG_STATUS_INTERNAL:
 		return -EREMOTEIO;
-	case MSG_STATUS_DIST_SLOT_MISMATCH:     /* DIST_*: not sent by meshfleetd yet */
+	case MSG_STATUS_DIST_SLOT_MISMATCH:     /* the slot does not hold the image DIST_START names */
 		return -EBADMSG;
 	case MSG_STATUS_DIST_UNKNOWN_ID:
 		return -ENOENT;
@@ -309,6 +310,262 @@ const char *dongle_reply_describe(const struct link_reply *reply, char *buf, siz
 	else
 		snprintf(buf, size, "dongle: %s", msg_status_to_string(reply->status));
 	return buf;
+}
+
+/* --- the distribution --- */
+
+bool dongle_dist_supported(const struct dongle *d)
+{
+	const struct msg_hello *h = link_hello(d->link);
+
+	return h && (h->features & MSG_FEATURE_DIST) && (h->proto_major > 1 || h->proto_minor >= 1);
+}
+
+void dongle_dist_watch(struct dongle *d, const struct dongle_dist_watcher *w)
+{
+	if (w)
+		d->dist_watcher = *w;
+	else
+		memset(&d->dist_watcher, 0, sizeof(d->dist_watcher));
+}
+
+/* One DIST_START in batches: the fields every batch repeats, copied, and the targets still to send. */
+struct dist_start_op {
+	struct dongle *d;               /* weak */
+	struct msg_dist_start s;        /* fwid, metadata and entries point into this object */
+	uint8_t fwid[MSG_DIST_FWID_MAX];
+	uint8_t metadata[MSG_DIST_METADATA_MAX];
+	uint8_t *entries;               /* owned: total entries as on the wire */
+	uint16_t per_batch;
+	dongle_dist_done_fn cb;
+	void *userdata;
+};
+
+static int dist_start_send(struct dist_start_op *op);
+
+static void dist_start_finish(struct dist_start_op *op, int error, const char *message)
+{
+	dongle_dist_done_fn cb = op->cb;
+	void *userdata = op->userdata;
+
+	free(op->entries);
+	free(op);
+	cb(userdata, error, message);
+}
+
+static void on_dist_start_reply(void *userdata, const struct link_reply *reply)
+{
+	struct dist_start_op *op = userdata;
+	char buf[64], message[160];
+	int r = dongle_reply_errno(reply);
+
+	if (r < 0) {
+		snprintf(message, sizeof(message), "DIST_START of distribution %u, targets %u..%u of %u: %s", op->s.id,
+			 op->s.first, op->s.first + op->s.count - 1u, op->s.total,
+			 dongle_reply_describe(reply, buf, sizeof(buf)));
+		dist_start_finish(op, r, message);
+		return;
+	}
+	op->s.first = (uint16_t)(op->s.first + op->s.count);
+	if (op->s.first >= op->s.total) {
+		snprintf(message, sizeof(message), "distribution %u started with %u targets", op->s.id, op->s.total);
+		dist_start_finish(op, 0, message);
+		return;
+	}
+	r = dist_start_send(op);
+	if (r < 0) {
+		snprintf(message, sizeof(message), "DIST_START of distribution %u stopped at target %u of %u: %s",
+			 op->s.id, op->s.first, op->s.total, strerror(-r));
+		dist_start_finish(op, r, message);
+	}
+}
+
+static int dist_start_send(struct dist_start_op *op)
+{
+	struct msg m = { .type = MSG_DIST_START, .kind = FRAME_REQUEST };
+	uint16_t left = (uint16_t)(op->s.total - op->s.first);
+
+	op->s.count = left < op->per_batch ? left : op->per_batch;
+	op->s.entries = op->entries + (size_t)op->s.first * MSG_DIST_ENTRY_SIZE;
+	m.u.dist_start = op->s;
+	return request(op->d, &m, on_dist_start_reply, op);
+}
+
+int dongle_dist_start(struct dongle *d, const struct msg_dist_start *start, const struct msg_dist_entry *targets,
+		      size_t n, dongle_dist_done_fn cb, void *userdata)
+{
+	const struct msg_hello *h = link_hello(d->link);
+	struct dist_start_op *op;
+	size_t max_payload, fixed;
+	int r;
+
+	if (n == 0 || n > DONGLE_DIST_TARGETS_MAX || start->id == 0 || start->fwid_len == 0 ||
+	    start->fwid_len > MSG_DIST_FWID_MAX || (start->metadata_len && !start->metadata) || !start->fwid)
+		return -EINVAL;
+	if (!h || link_state(d->link) != LINK_UP)
+		return -ENOTCONN;
+	if (!dongle_dist_supported(d))
+		return -EOPNOTSUPP;
+	if (h->max_targets && n > h->max_targets)
+		return -EINVAL;
+	max_payload = h->max_frame > FRAME_OVERHEAD ? h->max_frame - FRAME_OVERHEAD : 0;
+	if (max_payload > FRAME_MAX_PAYLOAD)
+		max_payload = FRAME_MAX_PAYLOAD;
+	fixed = msg_dist_start_size(start->fwid_len, start->metadata_len, 0);
+	if (fixed + MSG_DIST_ENTRY_SIZE > max_payload)
+		return -EINVAL;         /* not even one target fits beside this FWID and metadata */
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	op->entries = malloc(n * MSG_DIST_ENTRY_SIZE);
+	if (!op->entries) {
+		free(op);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		op->entries[i * 3] = (uint8_t)targets[i].address;
+		op->entries[i * 3 + 1] = (uint8_t)(targets[i].address >> 8);
+		op->entries[i * 3 + 2] = targets[i].image_index;
+	}
+	op->d = d;
+	op->s = *start;
+	memcpy(op->fwid, start->fwid, start->fwid_len);
+	op->s.fwid = op->fwid;
+	if (start->metadata_len)
+		memcpy(op->metadata, start->metadata, start->metadata_len);
+	op->s.metadata = op->metadata;
+	op->s.total = (uint16_t)n;
+	op->s.first = 0;
+	op->per_batch = (uint16_t)((max_payload - fixed) / MSG_DIST_ENTRY_SIZE);
+	op->cb = cb;
+	op->userdata = userdata;
+	r = dist_start_send(op);
+	if (r < 0) {
+		free(op->entries);
+		free(op);
+	}
+	return r;
+}
+
+int dongle_dist_get(struct dongle *d, dongle_reply_fn cb, void *userdata)
+{
+	struct msg m = { .type = MSG_DIST_GET, .kind = FRAME_REQUEST };
+
+	return request(d, &m, cb, userdata);
+}
+
+/* DIST_TARGETS_GET page after page into one array. */
+struct dist_targets_op {
+	struct dongle *d;               /* weak */
+	uint32_t id;
+	bool have_id;
+	struct msg_dist_target_info *targets;   /* owned */
+	size_t n, cap;
+	dongle_dist_targets_fn cb;
+	void *userdata;
+};
+
+static int dist_targets_send(struct dist_targets_op *op);
+
+static void dist_targets_finish(struct dist_targets_op *op, int error)
+{
+	op->cb(op->userdata, error, op->id, op->targets, error ? 0 : op->n);
+	free(op->targets);
+	free(op);
+}
+
+static void on_dist_targets_reply(void *userdata, const struct link_reply *reply)
+{
+	struct dist_targets_op *op = userdata;
+	const struct msg_dist_targets *t;
+	int r = dongle_reply_errno(reply);
+
+	if (r < 0) {
+		dist_targets_finish(op, r);
+		return;
+	}
+	t = &reply->msg->u.dist_targets;
+	if (op->have_id && t->id != op->id) {
+		dist_targets_finish(op, -ESTALE);
+		return;
+	}
+	if (!op->have_id) {
+		op->id = t->id;
+		op->have_id = true;
+		op->cap = t->total;
+		op->targets = calloc(op->cap ? op->cap : 1, sizeof(*op->targets));
+		if (!op->targets) {
+			dist_targets_finish(op, -ENOMEM);
+			return;
+		}
+	}
+	if (t->total != op->cap || (t->count && t->first != op->n) || op->n + t->count > op->cap) {
+		dist_targets_finish(op, -EPROTO);      /* pages that do not join up */
+		return;
+	}
+	for (uint16_t i = 0; i < t->count; i++)
+		op->targets[op->n++] = msg_dist_target_at(t, i);
+	/* count 0 before the end: CONFIGURING, the page ends at the first target not received yet */
+	if (t->count == 0 || op->n >= op->cap) {
+		dist_targets_finish(op, 0);
+		return;
+	}
+	r = dist_targets_send(op);
+	if (r < 0)
+		dist_targets_finish(op, r);
+}
+
+static int dist_targets_send(struct dist_targets_op *op)
+{
+	struct msg m = { .type = MSG_DIST_TARGETS_GET, .kind = FRAME_REQUEST };
+
+	m.u.dist_page = (struct msg_dist_page){ .first = (uint16_t)op->n, .max = 0 };
+	return request(op->d, &m, on_dist_targets_reply, op);
+}
+
+int dongle_dist_targets_get(struct dongle *d, dongle_dist_targets_fn cb, void *userdata)
+{
+	struct dist_targets_op *op = calloc(1, sizeof(*op));
+	int r;
+
+	if (!op)
+		return -ENOMEM;
+	op->d = d;
+	op->cb = cb;
+	op->userdata = userdata;
+	r = dist_targets_send(op);
+	if (r < 0)
+		free(op);
+	return r;
+}
+
+static int dist_by_id(struct dongle *d, enum msg_type type, uint32_t id, dongle_reply_fn cb, void *userdata)
+{
+	struct msg m = { .type = type, .kind = FRAME_REQUEST, .u.dist_id = id };
+
+	if (id == 0)
+		return -EINVAL;
+	return request(d, &m, cb, userdata);
+}
+
+int dongle_dist_suspend(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata)
+{
+	return dist_by_id(d, MSG_DIST_SUSPEND, id, cb, userdata);
+}
+
+int dongle_dist_resume(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata)
+{
+	return dist_by_id(d, MSG_DIST_RESUME, id, cb, userdata);
+}
+
+int dongle_dist_cancel(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata)
+{
+	return dist_by_id(d, MSG_DIST_CANCEL, id, cb, userdata);
+}
+
+int dongle_dist_apply(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata)
+{
+	return dist_by_id(d, MSG_DIST_APPLY, id, cb, userdata);
 }
 
 /* --- upload --- */
@@ -743,9 +1000,17 @@ static void on_link_event(void *userdata, uint32_t seq, const struct msg *m)
 	case MSG_DIST_APPLY:
 		return;         /* not events; the codec never yields them as such */
 	case MSG_DIST_TARGET:
+		if (d->dist_watcher.target)
+			d->dist_watcher.target(d->dist_watcher.userdata, &m->u.dist_target);
+		return;
 	case MSG_DIST_PROGRESS:
+		if (d->dist_watcher.progress)
+			d->dist_watcher.progress(d->dist_watcher.userdata, &m->u.dist_progress);
+		return;
 	case MSG_DIST_STATE:
-		return;         /* the distribution's events: meshfleetd does not start distributions yet */
+		if (d->dist_watcher.state)
+			d->dist_watcher.state(d->dist_watcher.userdata, &m->u.dist_state);
+		return;
 	}
 }
 
@@ -756,6 +1021,8 @@ static void on_link_gap(void *userdata, uint32_t expected, uint32_t got)
 	log_debug("dongle: events %u..%u missing", expected, got - 1);
 	if (d->cb.gap)
 		d->cb.gap(d->cb.userdata, expected, got);
+	if (d->dist_watcher.gap)
+		d->dist_watcher.gap(d->dist_watcher.userdata);
 }
 
 static void on_link_state(void *userdata, enum link_state state, const struct link_diagnosis *diag)
@@ -766,6 +1033,8 @@ static void on_link_state(void *userdata, enum link_state state, const struct li
 		d->have_usb = transport_port_info(link_path(d->link), &d->usb) == 0;
 	if (d->cb.state)
 		d->cb.state(d->cb.userdata, state, diag);
+	if (d->dist_watcher.link)
+		d->dist_watcher.link(d->dist_watcher.userdata, state);
 	if (!d->stopping && upload_active(&d->upload)) {
 		if (state != LINK_UP && d->upload.p.state != DONGLE_UPLOAD_WAIT_LINK)
 			upload_drop(&d->upload, diag ? diag->message : "the link went down");

@@ -143,6 +143,58 @@ int dongle_upload_cancel(struct dongle *d);
 const struct dongle_upload_progress *dongle_upload_progress(const struct dongle *d);
 const char *dongle_upload_state_to_string(enum dongle_upload_state state);
 
+/* --- the distribution (DIST_*, protocol 1.1: docs/protocol.md §7.13-7.20, docs/distribution.md) ---
+ *
+ * The dongle's Distributor sends the slot's image to up to max_targets (HELLO) nodes; one distribution at a time.
+ * The calls below complete through @cb exactly once, like the typed requests, except that DIST_START and
+ * DIST_TARGETS_GET may take several requests. */
+
+#define DONGLE_DIST_TARGETS_MAX 32767           /* targets of one DIST_START: unicast addresses */
+
+/* Whether the dongle has the Distributor: HELLO's DIST feature and protocol 1.1 or later. */
+bool dongle_dist_supported(const struct dongle *d);
+
+/* The end of a DIST_START: 0 when every batch was answered OK, else the first failure as dongle_reply_errno()
+ * gives it, with @message saying which batch and what the dongle answered. */
+typedef void (*dongle_dist_done_fn)(void *userdata, int error, const char *message);
+/* Starts distribution @start->id with @n targets (borrowed, copied). @start gives the fields every batch repeats
+ * (id, group, app_key_index, ttl, timeout_base, mode, policy, block_size_log, chunk_size, sha256, fwid, metadata;
+ * borrowed, copied); total, first, count and entries are set here. The targets go in batches as large as one frame
+ * of this dongle holds (msg_dist_start_size() against HELLO's max_frame), one batch at a time: the distribution
+ * starts when the dongle has the last one. Resending the same id is harmless (the dongle answers a batch it has with
+ * OK). Returns 0 (@cb follows), -EINVAL (no target, too many, a FWID or metadata that does not fit, id 0),
+ * -ENOTCONN (the link is down), -EOPNOTSUPP (no DIST feature), -ENOMEM. */
+int dongle_dist_start(struct dongle *d, const struct msg_dist_start *start, const struct msg_dist_entry *targets,
+		      size_t n, dongle_dist_done_fn cb, void *userdata);
+/* DIST_GET: reply->msg->u.dist_info. */
+int dongle_dist_get(struct dongle *d, dongle_reply_fn cb, void *userdata);
+/* Every target of the dongle's distribution, read page after page with DIST_TARGETS_GET. @targets (borrowed for
+ * the call) holds @n entries in the distribution's order; @id is the distribution they belong to (a page of another
+ * id ends the walk with -ESTALE: the dongle started another one meanwhile). @error as dongle_reply_errno(); BAD_STATE
+ * (-EBADFD) means the dongle has no distribution (IDLE). */
+typedef void (*dongle_dist_targets_fn)(void *userdata, int error, uint32_t id,
+				       const struct msg_dist_target_info *targets, size_t n);
+int dongle_dist_targets_get(struct dongle *d, dongle_dist_targets_fn cb, void *userdata);
+/* DIST_SUSPEND, DIST_RESUME, DIST_CANCEL, DIST_APPLY of distribution @id: empty replies; DIST_UNKNOWN_ID is
+ * -ENOENT, BAD_STATE -EBADFD. */
+int dongle_dist_suspend(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata);
+int dongle_dist_resume(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata);
+int dongle_dist_cancel(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata);
+int dongle_dist_apply(struct dongle *d, uint32_t id, dongle_reply_fn cb, void *userdata);
+
+/* Who follows the distribution (the campaign engine): its events, and the link's state and event gaps (after
+ * which DIST_GET and DIST_TARGETS_GET say what was missed). One watcher; NULL fields are not called. */
+struct dongle_dist_watcher {
+	void (*target)(void *userdata, const struct msg_dist_target_evt *e);
+	void (*progress)(void *userdata, const struct msg_dist_progress *e);
+	void (*state)(void *userdata, const struct msg_dist_state_evt *e);
+	void (*link)(void *userdata, enum link_state state);
+	void (*gap)(void *userdata);
+	void *userdata;
+};
+/* Sets (or with NULL clears) the watcher; copied. */
+void dongle_dist_watch(struct dongle *d, const struct dongle_dist_watcher *w);
+
 /* The log ring: @index 0 is the oldest line kept. Borrowed; valid until the next event. */
 size_t dongle_log_count(const struct dongle *d);
 const struct dongle_log_line *dongle_log_line(const struct dongle *d, size_t index);

@@ -33,7 +33,8 @@ struct events {
 bool events_type_known(const char *name, size_t len)
 {
 	static const char *const types[] = { EVENT_REFRESH, EVENT_GROUP_JOB, EVENT_NETWORK, EVENT_DONGLE,
-					     EVENT_FIRMWARE, EVENT_CAMPAIGN, EVENT_WAVE, EVENT_TARGET };
+					     EVENT_FIRMWARE, EVENT_CAMPAIGN, EVENT_WAVE, EVENT_TARGET,
+					     EVENT_CAMPAIGN_PROGRESS };
 
 	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 		if (strlen(types[i]) == len && memcmp(types[i], name, len) == 0)

@@ -36,6 +36,7 @@
 #define EVENT_CAMPAIGN "campaign"       /* a campaign created or changing state (campaigns.h) */
 #define EVENT_WAVE "wave"               /* a campaign's wave changing state */
 #define EVENT_TARGET "target"           /* campaign targets changing state: their addresses, from, to, reason */
+#define EVENT_CAMPAIGN_PROGRESS "campaign_progress"     /* a running wave's blocks, counts and ETA (engine.c) */
 
 struct events;
 struct events_sub;

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "audit.h"
 #include "discovery.h"
+#include "engine.h"
 #include "preflight.h"
 #include "groups.h"
 #include "mesh_client.h"
@@ -66,6 +67,7 @@ struct daemon {
 	struct mesh_client *mesh;       /* with a dongle */
 	struct discovery *discovery;
 	struct preflight *preflight;
+	struct engine *engine;          /* with a dongle: runs the campaigns */
 	struct groups *groups;          /* with a dongle */
 	uv_process_t sim;               /* meshfleet-sim, with dongle = sim */
 	uv_pipe_t sim_out;              /* its stdout: "pty: PATH" when its port is ready */
@@ -197,6 +199,8 @@ static void on_dongle_closed(struct dongle *dongle, void *userdata)
 	preflight_free(d->preflight);
 	d->preflight = NULL;
 	d->api.preflight = NULL;
+	engine_close(d->engine);        /* before the groups and the mesh client it uses */
+	d->engine = NULL;
 	groups_free(d->groups);
 	d->groups = NULL;
 	d->api.groups = NULL;
@@ -605,6 +609,9 @@ static int start_dongle(struct daemon *d)
 		r = groups_new(&d->loop, d->db, d->mesh, &d->groups);
 	if (r == 0)
 		r = preflight_new(&d->loop, d->db, d->mesh, &d->preflight);
+	if (r == 0)
+		r = engine_new(&d->loop, NULL, d->db, d->events, d->dongle, d->groups, d->mesh, d->firmware,
+			       &d->engine);
 	if (r == 0) {
 		discovery_set_events(d->discovery, d->events);
 		groups_set_events(d->groups, d->events);
@@ -782,6 +789,8 @@ static int start(struct daemon *d)
 		d->discovery = NULL;
 		preflight_free(d->preflight);
 		d->preflight = NULL;
+		engine_close(d->engine);
+		d->engine = NULL;
 		groups_free(d->groups);
 		d->groups = NULL;
 		mesh_client_close(d->mesh);

@@ -161,6 +161,203 @@ static void slot_write_answer(struct fake_dongle *f, const struct frame_header *
 
 static void on_timer(uv_timer_t *timer);
 
+/* --- the scripted Distributor --- */
+
+static bool dist_active(const struct fake_dist *d)
+{
+	return d->id && (d->state == MSG_DIST_CONFIGURING || d->state == MSG_DIST_RUNNING ||
+			 d->state == MSG_DIST_SUSPENDED || d->state == MSG_DIST_VERIFIED);
+}
+
+static void dist_start(struct fake_dongle *f, const struct frame_header *h, const struct msg_dist_start *s)
+{
+	struct fake_dist *d = &f->dist;
+
+	if (s->total > FAKE_DIST_TARGETS) {
+		answer(f, h, MSG_STATUS_NO_MEMORY, NULL, 0);
+		return;
+	}
+	if (f->slot_state != MSG_SLOT_COMMITTED || memcmp(f->slot_sha, s->sha256, MSG_SHA256_SIZE) != 0) {
+		answer(f, h, MSG_STATUS_DIST_SLOT_MISMATCH, NULL, 0);
+		return;
+	}
+	if (d->id != s->id) {
+		if (dist_active(d)) {
+			answer(f, h, MSG_STATUS_BUSY, NULL, 0);
+			return;
+		}
+		memset(d->have, 0, sizeof(d->have));
+		memset(d->t, 0, sizeof(d->t));
+		d->id = s->id;
+		d->state = MSG_DIST_CONFIGURING;
+		d->phase = MSG_DIST_PHASE_IDLE;
+		d->reason = 0;
+		d->total = s->total;
+		d->received = 0;
+		d->group = s->group;
+		d->policy = s->policy;
+		memcpy(d->sha256, s->sha256, MSG_SHA256_SIZE);
+		memcpy(d->fwid, s->fwid, s->fwid_len);
+		d->fwid_len = s->fwid_len;
+	} else if (s->total != d->total || s->policy != d->policy || s->group != d->group) {
+		answer(f, h, MSG_STATUS_BAD_PARAM, NULL, 0);
+		return;
+	}
+	d->batches++;
+	if (s->count > d->max_batch)
+		d->max_batch = s->count;
+	for (uint16_t i = 0; i < s->count; i++) {
+		struct msg_dist_entry e = msg_dist_entry(s, i);
+		uint16_t at = (uint16_t)(s->first + i);
+
+		if (d->have[at] && (d->t[at].address != e.address || d->t[at].image_index != e.image_index)) {
+			answer(f, h, MSG_STATUS_BAD_PARAM, NULL, 0);
+			return;
+		}
+		if (!d->have[at]) {
+			d->have[at] = true;
+			d->received++;
+			d->t[at] = (struct msg_dist_target_info){ .address = e.address, .image_index = e.image_index,
+								  .phase = MSG_DIST_PHASE_INITIATE };
+		}
+	}
+	if (d->state == MSG_DIST_CONFIGURING && d->received == d->total) {
+		d->state = MSG_DIST_RUNNING;
+		d->phase = MSG_DIST_PHASE_INITIATE;
+	}
+	answer(f, h, MSG_STATUS_OK, NULL, 0);
+}
+
+static void dist_execute(struct fake_dongle *f, const struct frame_header *h, const struct msg *rq)
+{
+	struct fake_dist *d = &f->dist;
+	struct msg rsp = { .type = rq->type, .kind = FRAME_RESPONSE };
+
+	switch ((unsigned)rq->type) {      /* the DIST_* requests only */
+	case MSG_DIST_START:
+		dist_start(f, h, &rq->u.dist_start);
+		return;
+	case MSG_DIST_GET: {
+		struct msg_dist_info *i = &rsp.u.dist_info;
+
+		*i = (struct msg_dist_info){ .id = d->id, .state = d->id ? d->state : MSG_DIST_IDLE, .phase = d->phase,
+					     .reason = d->reason, .mode = d->id ? MSG_DIST_MODE_PUSH : 0,
+					     .group = d->group, .total = d->total, .received = d->received };
+		for (uint16_t k = 0; k < d->total; k++) {
+			switch (d->t[k].result) {
+			case MSG_DIST_PENDING: i->pending++; break;
+			case MSG_DIST_OK: i->succeeded++; break;
+			case MSG_DIST_TARGET_FAILED: i->failed++; break;
+			case MSG_DIST_TARGET_CANCELLED: i->cancelled++; break;
+			}
+		}
+		answer_msg(f, &rsp, h->seq);
+		return;
+	}
+	case MSG_DIST_TARGETS_GET: {
+		uint16_t first = rq->u.dist_page.first, max = rq->u.dist_page.max, n = 0;
+		static struct msg_dist_target_info page[MSG_DIST_TARGETS_PAGE_MAX];
+
+		if (!d->id) {
+			answer(f, h, MSG_STATUS_BAD_STATE, NULL, 0);
+			return;
+		}
+		if (first > d->total) {
+			answer(f, h, MSG_STATUS_BAD_PARAM, NULL, 0);
+			return;
+		}
+		d->pages++;
+		if (max == 0 || max > MSG_DIST_TARGETS_PAGE_MAX)
+			max = MSG_DIST_TARGETS_PAGE_MAX;
+		if (f->o.dist_page_max && max > f->o.dist_page_max)
+			max = f->o.dist_page_max;
+		while (first + n < d->total && n < max && d->have[first + n]) {
+			page[n] = d->t[first + n];
+			n++;
+		}
+		rsp.u.dist_targets = (struct msg_dist_targets){ .id = d->id, .total = d->total,
+								.first = n ? first : 0, .count = n, .info = page };
+		answer_msg(f, &rsp, h->seq);
+		return;
+	}
+	case MSG_DIST_SUSPEND:
+	case MSG_DIST_RESUME:
+	case MSG_DIST_CANCEL:
+	case MSG_DIST_APPLY: {
+		static const uint8_t from[] = { [MSG_DIST_SUSPEND - MSG_DIST_SUSPEND] = MSG_DIST_RUNNING,
+						[MSG_DIST_RESUME - MSG_DIST_SUSPEND] = MSG_DIST_SUSPENDED,
+						[MSG_DIST_APPLY - MSG_DIST_SUSPEND] = MSG_DIST_VERIFIED };
+
+		if (!d->id || rq->u.dist_id != d->id) {
+			answer(f, h, MSG_STATUS_DIST_UNKNOWN_ID, NULL, 0);
+			return;
+		}
+		if (rq->type == MSG_DIST_CANCEL ? !dist_active(d) : d->state != from[rq->type - MSG_DIST_SUSPEND]) {
+			answer(f, h, MSG_STATUS_BAD_STATE, NULL, 0);
+			return;
+		}
+		answer(f, h, MSG_STATUS_OK, NULL, 0);
+		if (rq->type == MSG_DIST_SUSPEND) {
+			d->suspends++;
+			fake_dongle_dist_state(f, MSG_DIST_SUSPENDED, d->phase, MSG_DIST_REASON_NONE);
+		} else if (rq->type == MSG_DIST_RESUME) {
+			d->resumes++;
+			fake_dongle_dist_state(f, MSG_DIST_RUNNING, d->phase, MSG_DIST_REASON_NONE);
+		} else if (rq->type == MSG_DIST_APPLY) {
+			d->applies++;
+			fake_dongle_dist_state(f, MSG_DIST_RUNNING, MSG_DIST_PHASE_APPLY, MSG_DIST_REASON_NONE);
+		} else {
+			d->cancels++;
+			for (uint16_t k = 0; k < d->total; k++)
+				if (d->t[k].result == MSG_DIST_PENDING)
+					fake_dongle_dist_target(f, k, d->t[k].phase, MSG_DIST_TARGET_CANCELLED,
+								MSG_DIST_REASON_CANCELLED);
+			fake_dongle_dist_state(f, MSG_DIST_CANCELLED, MSG_DIST_PHASE_DONE, MSG_DIST_REASON_CANCELLED);
+		}
+		return;
+	}
+	default:
+		answer(f, h, MSG_STATUS_UNKNOWN_MESSAGE, NULL, 0);
+		return;
+	}
+}
+
+void fake_dongle_dist_target(struct fake_dongle *f, uint16_t index, uint8_t phase, uint8_t result, uint8_t reason)
+{
+	struct msg m = { .type = MSG_DIST_TARGET, .kind = FRAME_EVENT };
+	struct msg_dist_target_info *t = &f->dist.t[index];
+
+	t->phase = phase;
+	t->result = result;
+	t->reason = reason;
+	m.u.dist_target = (struct msg_dist_target_evt){ .id = f->dist.id, .index = index, .t = *t };
+	if (f->master >= 0)
+		send_msg(f, &m, f->event_seq++);
+}
+
+void fake_dongle_dist_state(struct fake_dongle *f, uint8_t state, uint8_t phase, uint8_t reason)
+{
+	struct msg m = { .type = MSG_DIST_STATE, .kind = FRAME_EVENT };
+
+	f->dist.state = state;
+	f->dist.phase = phase;
+	f->dist.reason = reason;
+	m.u.dist_state = (struct msg_dist_state_evt){ .id = f->dist.id, .state = state, .phase = phase,
+						      .reason = reason };
+	if (f->master >= 0)
+		send_msg(f, &m, f->event_seq++);
+}
+
+void fake_dongle_dist_progress(struct fake_dongle *f, uint16_t blocks_done, uint16_t blocks, uint16_t active)
+{
+	struct msg m = { .type = MSG_DIST_PROGRESS, .kind = FRAME_EVENT };
+
+	m.u.dist_progress = (struct msg_dist_progress){ .id = f->dist.id, .blocks_done = blocks_done,
+							.blocks = blocks, .active = active };
+	if (f->master >= 0)
+		send_msg(f, &m, f->event_seq++);
+}
+
 static void execute(struct fake_dongle *f, const struct frame_header *h, const uint8_t *payload)
 {
 	struct msg rq, rsp = { .kind = FRAME_RESPONSE };
@@ -284,14 +481,19 @@ static void execute(struct fake_dongle *f, const struct frame_header *h, const u
 			answer(f, h, MSG_STATUS_SLOT_HASH_MISMATCH, NULL, 0);
 		}
 		return;
-	case MSG_HELLO:
-	case MSG_DIST_START:    /* a fake without the DIST feature */
+	case MSG_DIST_START:
 	case MSG_DIST_GET:
 	case MSG_DIST_TARGETS_GET:
 	case MSG_DIST_SUSPEND:
 	case MSG_DIST_RESUME:
 	case MSG_DIST_CANCEL:
 	case MSG_DIST_APPLY:
+		if (f->o.dist)
+			dist_execute(f, h, &rq);
+		else
+			answer(f, h, MSG_STATUS_NOT_SUPPORTED, NULL, 0);       /* a fake without the DIST feature */
+		return;
+	case MSG_HELLO:
 		answer(f, h, MSG_STATUS_NOT_SUPPORTED, NULL, 0);
 		return;
 	case MSG_LOG:
@@ -311,9 +513,10 @@ static void answer_hello(struct fake_dongle *f, uint32_t id)
 	size_t len;
 
 	m.u.hello = (struct msg_hello){
-		.proto_major = f->o.proto_major, .proto_minor = 0, .reset_reason = f->reset_reason,
+		.proto_major = f->o.proto_major, .proto_minor = f->o.dist ? 1 : 0, .reset_reason = f->reset_reason,
 		.request_window = f->o.window, .max_frame = f->o.max_frame, .max_targets = 256,
-		.slot_size = f->o.slot_size, .features = MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_SIMULATED,
+		.slot_size = f->o.slot_size, .features = MSG_FEATURE_MESH | MSG_FEATURE_SLOT | MSG_FEATURE_SIMULATED |
+			(f->o.dist ? MSG_FEATURE_DIST : 0),
 		.next_event_seq = f->event_seq, .fw_major = 0, .fw_minor = 1, .fw_patch = 0,
 		.build_id = { 0x9c, 0x41, 0xd2, 0x0e, 0x7a, 0x5b, 0x13, 0xf8 },
 	};
@@ -604,6 +807,7 @@ void fake_dongle_reboot(struct fake_dongle *f, uint8_t reason)
 	f->event_seq = 0;
 	f->reset_reason = reason;
 	memset(f->cache, 0, sizeof(f->cache));
+	memset(&f->dist, 0, sizeof(f->dist));     /* the distribution lives in RAM (docs/distribution.md) */
 }
 
 void fake_dongle_send_log(struct fake_dongle *f, uint8_t level, const char *module, const char *text,

@@ -43,6 +43,28 @@ struct fake_dongle_options {
 	uint32_t seed;
 	uint32_t unplug_at;             /* unplug once when the slot's bytes_written reaches this (0 = never) */
 	uint32_t replug_after_ms;       /* then come back after this long */
+	bool dist;                      /* a Distributor (feature DIST, protocol 1.1), scripted by the test: below */
+	uint16_t dist_page_max;         /* DIST_TARGETS_GET entries per page; 0 = as many as fit */
+};
+
+#define FAKE_DIST_TARGETS 1024
+
+/* The scripted Distributor: it takes DIST_START batches as the real one does (docs/protocol.md §7.13) and answers
+ * DIST_GET, DIST_TARGETS_GET and the commands from this record; the test moves targets and the distribution with
+ * fake_dongle_dist_target() and fake_dongle_dist_state(), which also send the events. */
+struct fake_dist {
+	uint32_t id;                    /* 0 = IDLE */
+	uint8_t state, phase, reason, policy;
+	uint16_t group, total, received;
+	uint8_t sha256[MSG_SHA256_SIZE];
+	uint8_t fwid[MSG_DIST_FWID_MAX];
+	uint8_t fwid_len;
+	bool have[FAKE_DIST_TARGETS];
+	struct msg_dist_target_info t[FAKE_DIST_TARGETS];
+	uint32_t batches;               /* DIST_START requests executed */
+	uint32_t max_batch;             /* the most entries one of them carried */
+	uint32_t pages;                 /* DIST_TARGETS_GET requests executed */
+	uint32_t suspends, resumes, cancels, applies;
 };
 
 struct fake_dongle {
@@ -127,6 +149,8 @@ struct fake_dongle {
 	uint64_t slot_bytes_received;   /* SLOT_WRITE data accepted */
 	uint32_t responses_sent;
 	uint32_t max_id_seen;
+
+	struct fake_dist dist;
 };
 
 /* Creates the pty and the symlink @link_path. Returns 0 or a negative errno. */
@@ -143,6 +167,12 @@ void fake_dongle_send_log(struct fake_dongle *f, uint8_t level, const char *modu
 			  uint32_t skip);
 /* Answers every held request, in order. */
 void fake_dongle_release(struct fake_dongle *f);
+/* Target @index of the distribution gets @phase, @result and @reason; a DIST_TARGET event tells the host. */
+void fake_dongle_dist_target(struct fake_dongle *f, uint16_t index, uint8_t phase, uint8_t result, uint8_t reason);
+/* The distribution's state, phase and reason change; a DIST_STATE event tells the host. */
+void fake_dongle_dist_state(struct fake_dongle *f, uint8_t state, uint8_t phase, uint8_t reason);
+/* A DIST_PROGRESS event. */
+void fake_dongle_dist_progress(struct fake_dongle *f, uint16_t blocks_done, uint16_t blocks, uint16_t active);
 /* Closes every handle; the loop then runs dry. */
 void fake_dongle_close(struct fake_dongle *f);
 
