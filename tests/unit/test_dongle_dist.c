@@ -19,6 +19,7 @@
 #include "dongle.h"
 #include "fake_dongle.h"
 #include "log.h"
+#include "loop_wait.h"
 #include "tap.h"
 
 #define TARGETS 200             /* more than one DIST_START batch at max_frame 512 */
@@ -28,30 +29,9 @@ static uv_loop_t loop;
 static uv_timer_t guard;
 static char dir[64];
 
-typedef bool (*cond_fn)(void *ctx);
-
-static void on_guard(uv_timer_t *timer)
-{
-	(void)timer;
-}
-
-/* Runs the loop until @cond holds or @max_ms of loop time have passed; returns whether it holds. */
 static bool run_until(cond_fn cond, void *ctx, uint64_t max_ms)
 {
-	uint64_t start;
-
-	uv_update_time(&loop);
-	start = uv_now(&loop);
-	uv_timer_start(&guard, on_guard, max_ms, 0);
-	while (!cond(ctx)) {
-		if (uv_now(&loop) - start >= max_ms) {
-			uv_timer_stop(&guard);
-			return false;
-		}
-		uv_run(&loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&guard);
-	return true;
+	return loop_run_until(&loop, &guard, cond, ctx, max_ms);
 }
 
 static bool flag_set(void *ctx)

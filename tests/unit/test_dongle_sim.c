@@ -28,6 +28,7 @@
 #include "dongle.h"
 #include "link.h"
 #include "log.h"
+#include "loop_wait.h"
 #include "tap.h"
 
 #define WAIT_MS 60000           /* bound of every wait; not a timing assertion */
@@ -41,30 +42,9 @@ static char sim_path[1024];
 
 /* --- the loop as the clock --- */
 
-typedef bool (*cond_fn)(void *ctx);
-
-static void on_guard(uv_timer_t *timer)
-{
-	(void)timer;
-}
-
-/* Runs the loop until @cond holds or @max_ms of loop time have passed; returns whether it holds. */
 static bool run_until(cond_fn cond, void *ctx, uint64_t max_ms)
 {
-	uint64_t start;
-
-	uv_update_time(&loop);
-	start = uv_now(&loop);
-	uv_timer_start(&guard, on_guard, max_ms, 0);
-	while (!cond(ctx)) {
-		if (uv_now(&loop) - start >= max_ms) {
-			uv_timer_stop(&guard);
-			return false;
-		}
-		uv_run(&loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&guard);
-	return true;
+	return loop_run_until(&loop, &guard, cond, ctx, max_ms);
 }
 
 static bool flag_set(void *ctx)

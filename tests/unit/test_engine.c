@@ -28,6 +28,7 @@
 #include "firmware.h"
 #include "log.h"
 #include "network.h"
+#include "loop_wait.h"
 #include "tap.h"
 #include "util.h"
 
@@ -49,29 +50,9 @@ static size_t image_fwid_len;
 
 /* --- the loop as the clock --- */
 
-typedef bool (*cond_fn)(void *ctx);
-
-static void on_guard(uv_timer_t *timer)
-{
-	(void)timer;
-}
-
 static bool run_until(cond_fn cond, void *ctx, uint64_t max_ms)
 {
-	uint64_t start;
-
-	uv_update_time(&loop);
-	start = uv_now(&loop);
-	uv_timer_start(&guard, on_guard, max_ms, 0);
-	while (!cond(ctx)) {
-		if (uv_now(&loop) - start >= max_ms) {
-			uv_timer_stop(&guard);
-			return false;
-		}
-		uv_run(&loop, UV_RUN_ONCE);
-	}
-	uv_timer_stop(&guard);
-	return true;
+	return loop_run_until(&loop, &guard, cond, ctx, max_ms);
 }
 
 static bool never(void *ctx)
