@@ -16,6 +16,7 @@
 #include "db.h"
 #include "discovery.h"
 #include "dongle.h"
+#include "engine.h"
 #include "events.h"
 #include "firmware.h"
 #include "groups.h"
@@ -35,6 +36,7 @@ struct api {
 	struct discovery *discovery;    /* weak; with the dongle */
 	struct groups *groups;          /* weak; with the dongle */
 	struct preflight *preflight;    /* weak; with the dongle */
+	struct engine *engine;          /* weak; with the dongle: runs the campaigns */
 	struct events *events;          /* weak */
 	struct firmware *firmware;      /* weak */
 	unsigned n_event_streams;       /* open GET /api/v1/events streams */

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "campaigns.h"
+#include "estimate.h"
 #include "jsonbody.h"
 #include "log.h"
 #include "nodes.h"
@@ -493,6 +494,100 @@ static json_t *time_json(int64_t ms)
 	return json_string(text);
 }
 
+/* The radio model's bound of each wave in ms (estimate_campaign()), by wave index into @bound_ms (n_waves
+ * entries, 0 = none). Returns 0, or a negative errno when there is no estimate (the image is gone, no sizes fit). */
+static int wave_bounds(struct api *api, const struct campaign *c, int64_t *bound_ms, size_t n_waves)
+{
+	struct firmware_record image;
+	struct radio_params params;
+	char reason[256];
+	json_t *est = NULL, *w;
+	size_t i;
+	int r;
+
+	r = firmware_get(api->firmware, c->firmware, &image);
+	if (r < 0)
+		return r;
+	radio_params_zephyr_default(&params);
+	r = estimate_campaign(api->db, c, image.size, &params, &est, reason, sizeof(reason));
+	if (r < 0)
+		return r;
+	json_array_foreach(json_object_get(est, "waves"), i, w) {
+		json_int_t index = json_integer_value(json_object_get(w, "wave"));
+
+		if (index >= 0 && (size_t)index < n_waves)
+			bound_ms[index] = (int64_t)(json_number_value(json_object_get(w, "total_s")) * 1000.0);
+	}
+	json_decref(est);
+	return 0;
+}
+
+/* The campaign's ETA: the wave on the dongle from its block rate (the engine's progress), else from its bound;
+ * the waves still pending from their bound. Both bounds are scaled by how the campaign's finished waves went
+ * against theirs (measured / bound), once one has finished. null for a campaign that has ended or not started,
+ * or when neither the engine nor the radio model can say. */
+static json_t *eta_json(struct api *api, const struct campaign *c, const struct campaign_wave *waves, size_t n_waves)
+{
+	int64_t *bound_ms, measured = 0, bounded = 0, wave_ms = -1, later_ms = 0, now = time_now_ms();
+	int64_t job_campaign = 0, progress_ms = engine_transfer_eta_ms(api->engine);
+	uint32_t job_wave = 0, job_dist = 0;
+	double scale = 1.0;
+	const struct campaign_wave *current = NULL;
+	char at[21];
+	json_t *o;
+
+	if ((c->state != CAMPAIGN_RUNNING && c->state != CAMPAIGN_PAUSED) || n_waves == 0)
+		return json_null();
+	bound_ms = calloc(n_waves, sizeof(*bound_ms));
+	if (!bound_ms)
+		return json_null();
+	if (wave_bounds(api, c, bound_ms, n_waves) < 0 && progress_ms < 0) {
+		free(bound_ms);
+		return json_null();
+	}
+	for (size_t i = 0; i < n_waves; i++) {
+		const struct campaign_wave *w = &waves[i];
+
+		if (w->state == CAMPAIGN_WAVE_DONE && w->started_at && w->finished_at > w->started_at &&
+		    w->index < n_waves && bound_ms[w->index] > 0) {
+			measured += w->finished_at - w->started_at;
+			bounded += bound_ms[w->index];
+		}
+	}
+	if (bounded)
+		scale = (double)measured / (double)bounded;
+	if (api->engine)
+		engine_job(api->engine, &job_campaign, &job_wave, &job_dist);
+	for (size_t i = 0; i < n_waves; i++) {
+		const struct campaign_wave *w = &waves[i];
+		int64_t scaled = w->index < n_waves ? (int64_t)(bound_ms[w->index] * scale) : 0;
+
+		if (w->state == CAMPAIGN_WAVE_PENDING && !(job_campaign == c->id && job_wave == w->index)) {
+			later_ms += scaled;
+		} else if (w->state != CAMPAIGN_WAVE_DONE && w->state != CAMPAIGN_WAVE_CANCELLED && !current) {
+			current = w;
+			if (job_campaign == c->id && job_wave == w->index && progress_ms >= 0)
+				wave_ms = progress_ms;
+			else
+				wave_ms = scaled - (w->started_at ? now - w->started_at : 0);
+			if (wave_ms < 0)
+				wave_ms = 0;
+		}
+	}
+	free(bound_ms);
+	o = json_pack("{s:I, s:o, s:o, s:I, s:o, s:s}", "s", (json_int_t)((later_ms + (wave_ms > 0 ? wave_ms : 0)) /
+		      1000), "wave", current ? json_integer(current->index) : json_null(), "wave_s",
+		      wave_ms >= 0 ? json_integer(wave_ms / 1000) : json_null(), "later_waves_s",
+		      (json_int_t)(later_ms / 1000), "scale", bounded ? json_real(scale) : json_null(), "wave_from",
+		      wave_ms < 0 ? "none" : current && job_campaign == c->id && job_wave == current->index &&
+		      progress_ms >= 0 ? "progress" : "estimate");
+	if (o && c->state == CAMPAIGN_RUNNING) {
+		time_format_rfc3339(now + later_ms + (wave_ms > 0 ? wave_ms : 0), at);
+		json_object_set_new(o, "at", json_string(at));
+	}
+	return o ? o : json_null();
+}
+
 /* The campaign object with its counts; @detail adds the waves. Returns a new reference or NULL. */
 static json_t *campaign_json(struct api *api, const struct campaign *c, bool detail, int *ret_error)
 {
@@ -524,8 +619,7 @@ static json_t *campaign_json(struct api *api, const struct campaign *c, bool det
 				"counts", counts_json(waves[i].counts, NULL), "started_at",
 				time_json(waves[i].started_at), "finished_at", time_json(waves[i].finished_at)));
 		json_object_set_new(o, "waves", list ? list : json_null());
-		/* the engine's progress and the radio model will give it; until then nothing honest to say */
-		json_object_set_new(o, "eta", json_null());
+		json_object_set_new(o, "eta", eta_json(api, c, waves, n_waves));
 		free(waves);
 	}
 	*ret_error = 0;

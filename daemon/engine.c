@@ -83,7 +83,9 @@ struct engine {
 		bool collected;                 /* the final DIST_TARGETS_GET of a finished distribution is in */
 		bool readback_done;             /* the targets whose apply may have been sent were read back */
 		bool cancel_done;               /* the targets to issue again were sent Firmware Update Cancel */
-		uint32_t failed_at_start;       /* the campaign's failed targets when the wave began */
+		uint32_t failed_at_start;       /* the campaign's failed targets when the wave began, or when the
+						 * error threshold last paused it */
+		bool new_failures;              /* a flush wrote failures the error threshold has not seen */
 		bool slot_ok;                   /* the slot holds the image */
 		bool need_upload;               /* SLOT_INFO said it does not */
 		struct node_ref *nodes;         /* owned: the wave's targets, by address */
@@ -354,11 +356,14 @@ static void publish_group(struct engine *e, const uint16_t *addresses, size_t n,
  * the target's current state (a late event, a target the operator cancelled meanwhile) is dropped. */
 static int flush(struct engine *e, bool durable)
 {
-	sqlite3_stmt *get = db_stmt(e->db, "SELECT state FROM campaign_targets WHERE campaign_id = ?1 AND address = ?2");
+	/* only the job's wave: a target that POST .../retry moved to a retry wave meanwhile is not the one this
+	 * result is about */
+	sqlite3_stmt *get = db_stmt(e->db, "SELECT state FROM campaign_targets WHERE campaign_id = ?1 AND address = ?2 "
+				    "AND wave = ?3");
 	sqlite3_stmt *set = db_stmt(e->db, "UPDATE campaign_targets SET state = ?3, reason = ?4, updated_at = ?5, "
 				    "attempts = attempts + (?3 = 'preparing' AND state = 'pending'), "
 				    "apply_sent_at = CASE WHEN ?6 THEN coalesce(apply_sent_at, ?5) ELSE apply_sent_at END "
-				    "WHERE campaign_id = ?1 AND address = ?2");
+				    "WHERE campaign_id = ?1 AND address = ?2 AND wave = ?7");
 	struct { uint16_t address; enum campaign_target_state from, to; const char *reason; } *done = NULL;
 	size_t n_done = 0;
 	int64_t now = time_now_ms();
@@ -383,6 +388,7 @@ static int flush(struct engine *e, bool durable)
 		sqlite3_reset(get);
 		sqlite3_bind_int64(get, 1, e->job.campaign);
 		sqlite3_bind_int(get, 2, w->address);
+		sqlite3_bind_int64(get, 3, e->job.wave);
 		rc = sqlite3_step(get);
 		if (rc != SQLITE_ROW) {
 			sqlite3_reset(get);
@@ -410,6 +416,7 @@ static int flush(struct engine *e, bool durable)
 			sqlite3_bind_null(set, 4);
 		sqlite3_bind_int64(set, 5, now);
 		sqlite3_bind_int(set, 6, w->apply_sent);
+		sqlite3_bind_int64(set, 7, e->job.wave);
 		r = db_result(e->db, sqlite3_step(set), "write a target's result");
 		if (r < 0)
 			goto fail;
@@ -419,6 +426,8 @@ static int flush(struct engine *e, bool durable)
 	r = db_commit(e->db);
 	if (r < 0)
 		goto fail;
+	for (size_t i = 0; i < n_done; i++)
+		e->job.new_failures |= done[i].to == CAMPAIGN_TARGET_FAILED;
 	/* log and publish, one event per run of the same transition */
 	for (size_t i = 0; i < n_done;) {
 		uint16_t addresses[CAMPAIGN_EVENT_ADDRESSES_MAX];
@@ -566,20 +575,30 @@ static void take_target(struct engine *e, const struct msg_dist_target_info *t, 
 
 /* --- progress ----------------------------------------------------------------------------------------------- */
 
+int64_t engine_transfer_eta_ms(const struct engine *e)
+{
+	uint64_t elapsed;
+
+	if (!e || !e->job.active || !e->job.blocks || !e->job.blocks_done || e->job.blocks_done > e->job.blocks ||
+	    !e->job.first_progress_ms)
+		return -1;
+	elapsed = uv_now(e->loop) - e->job.first_progress_ms;
+	return (int64_t)((double)elapsed / e->job.blocks_done * (e->job.blocks - e->job.blocks_done));
+}
+
 static void publish_progress(struct engine *e, bool final)
 {
 	uint64_t counts[CAMPAIGN_TARGET_STATE_COUNT];
-	uint64_t now = uv_now(e->loop);
+	int64_t eta_ms;
 	char key[EVENTS_KEY_MAX];
 	json_t *o, *eta = json_null();
 
 	if (campaigns_target_counts(e->db, e->job.campaign, counts) < 0)
 		return;
-	if (e->job.blocks && e->job.blocks_done && e->job.blocks_done <= e->job.blocks && e->job.first_progress_ms) {
-		double per_block = (double)(now - e->job.first_progress_ms) / e->job.blocks_done;
-
+	eta_ms = engine_transfer_eta_ms(e);
+	if (eta_ms >= 0) {
 		json_decref(eta);
-		eta = json_integer((json_int_t)(per_block * (e->job.blocks - e->job.blocks_done) / 1000.0));
+		eta = json_integer((json_int_t)(eta_ms / 1000));
 	}
 	o = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:o}", "campaign", (json_int_t)e->job.campaign,
 		      "wave", (json_int_t)e->job.wave, "distribution_id", (json_int_t)e->job.dist_id, "blocks_done",
@@ -1345,8 +1364,10 @@ static int write_dist_id(struct engine *e, uint32_t id)
 }
 
 /* DIST_START for the wave's targets in preparing. The distribution id is written to the wave, and the wave and its
- * targets moved to transferring, BEFORE it is sent: after a crash, the reconcile finds the id. With policy apply the
- * dongle applies by itself once the targets verified, so apply_sent_at is set in the same (durable) commit. */
+ * targets moved to transferring, BEFORE it is sent: after a crash, the reconcile finds the id. Every distribution
+ * is verify-only, whatever the campaign's apply policy: the dongle never applies by itself, the engine sends
+ * DIST_APPLY once apply_sent_at is durable (follow()). With the dongle's policy apply, a reboot between a target's
+ * apply and the event reporting it would leave no record, and the re-issue could apply that node a second time. */
 static void start_distribution(struct engine *e, const struct campaign *c)
 {
 	struct msg_dist_start s = { 0 };
@@ -1354,7 +1375,6 @@ static void start_distribution(struct engine *e, const struct campaign *c)
 	struct network net;
 	struct msg_dist_entry *entries = NULL;
 	uint16_t *list = NULL;
-	bool immediate = c->apply_policy == CAMPAIGN_APPLY_IMMEDIATE;
 	char reason[CAMPAIGN_REASON_MAX + 1];
 	size_t n = 0;
 	int r;
@@ -1386,15 +1406,15 @@ static void start_distribution(struct engine *e, const struct campaign *c)
 			if (e->job.nodes[k].address == list[i])
 				element = e->job.nodes[k].element;
 		entries[i] = (struct msg_dist_entry){ element, ENGINE_IMAGE_INDEX };
-		queue_write(e, list[i], CAMPAIGN_TARGET_TRANSFERRING, NULL, false, immediate);
+		queue_write(e, list[i], CAMPAIGN_TARGET_TRANSFERRING, NULL, false, false);
 	}
 	e->job.dist_id = new_dist_id();
 	r = write_dist_id(e, e->job.dist_id);
 	if (r == 0)
-		r = campaigns_wave_set_state(e->db, e->events, c->id, e->job.wave, CAMPAIGN_WAVE_TRANSFERRING, immediate,
+		r = campaigns_wave_set_state(e->db, e->events, c->id, e->job.wave, CAMPAIGN_WAVE_TRANSFERRING, false,
 					     NULL);
 	if (r == 0)
-		r = flush(e, immediate);
+		r = flush(e, false);
 	if (r < 0) {
 		log_err("campaign %" PRId64 " wave %u: cannot record the distribution (%s); it is not started",
 			c->id, e->job.wave, strerror(-r));
@@ -1404,7 +1424,7 @@ static void start_distribution(struct engine *e, const struct campaign *c)
 		.id = e->job.dist_id, .group = e->job.group, .app_key_index = net.app_key_index,
 		.ttl = c->ttl, .timeout_base = c->timeout_base,
 		.mode = c->mode == CAMPAIGN_TRANSFER_PULL ? MSG_DIST_MODE_PULL : MSG_DIST_MODE_PUSH,
-		.policy = immediate ? MSG_DIST_POLICY_APPLY : MSG_DIST_POLICY_VERIFY_ONLY,
+		.policy = MSG_DIST_POLICY_VERIFY_ONLY,
 		.block_size_log = c->block_size_log, .chunk_size = c->chunk_size,
 		.fwid = c->fwid, .fwid_len = (uint8_t)c->fwid_len,
 		.metadata = rec.has_metadata ? rec.metadata : NULL, .metadata_len = (uint8_t)rec.metadata_len,
@@ -1422,8 +1442,9 @@ static void start_distribution(struct engine *e, const struct campaign *c)
 		goto out;
 	}
 	e->outstanding++;
-	log_info("campaign %" PRId64 " wave %u: distribution %u of %zu target(s) %s, policy %s", c->id, e->job.wave,
-		 e->job.dist_id, n, e->job.group ? "to the group" : "by unicast", immediate ? "apply" : "verify-only");
+	log_info("campaign %" PRId64 " wave %u: distribution %u of %zu target(s) %s, apply %s", c->id, e->job.wave,
+		 e->job.dist_id, n, e->job.group ? "to the group" : "by unicast",
+		 campaign_apply_policy_to_string(c->apply_policy));
 	e->job.step = STEP_START;
 out:
 	free(list);
@@ -1495,6 +1516,31 @@ out:
 
 /* --- following the distribution ---------------------------------------------------------------------------- */
 
+/* The error threshold, campaign-wide: when the failed targets are more than error_threshold percent of the
+ * campaign's targets that are not skipped, and there are more of them than @failed_before (this wave added
+ * failures, or some came since the threshold last paused the campaign), the campaign pauses by itself. Checked
+ * after each flush that wrote a failure and when a wave ends. Returns true when it paused the campaign. */
+static bool error_threshold_pause(struct engine *e, const struct campaign *c, uint32_t failed_before)
+{
+	uint64_t counts[CAMPAIGN_TARGET_STATE_COUNT], total = 0, failed;
+	char reason[CAMPAIGN_REASON_MAX + 1];
+
+	if (c->error_threshold >= 100 || campaigns_target_counts(e->db, c->id, counts) < 0)
+		return false;
+	failed = counts[CAMPAIGN_TARGET_FAILED];
+	for (int s = 0; s < CAMPAIGN_TARGET_STATE_COUNT; s++)
+		if (s != CAMPAIGN_TARGET_SKIPPED)
+			total += counts[s];
+	if (!total || failed * 100 <= (uint64_t)c->error_threshold * total || failed <= failed_before)
+		return false;
+	snprintf(reason, sizeof(reason), "error threshold crossed: %" PRIu64 " of %" PRIu64 " targets failed (%" PRIu64
+		 "%%), above the error threshold of %u%%", failed, total, failed * 100 / total, c->error_threshold);
+	pause_campaign(e, c->id, reason);
+	if (e->job.active && e->job.campaign == c->id)
+		e->job.failed_at_start = (uint32_t)failed;     /* a resume is not paused again by the same failures */
+	return true;
+}
+
 static bool dist_active(uint8_t state)
 {
 	return state == MSG_DIST_CONFIGURING || state == MSG_DIST_RUNNING || state == MSG_DIST_SUSPENDED ||
@@ -1539,6 +1585,11 @@ static void follow(struct engine *e, const struct campaign *c, enum campaign_wav
 		}
 		return;
 	}
+	if (e->job.new_failures && c->state == CAMPAIGN_RUNNING) {
+		e->job.new_failures = false;
+		if (error_threshold_pause(e, c, e->job.failed_at_start))
+			return;         /* the next run sees the campaign paused and suspends the distribution */
+	}
 	if (ws == CAMPAIGN_WAVE_CANCELLED) {
 		/* the operator cancelled the campaign before the apply: the dongle's targets become cancelled */
 		if (dist_active(e->job.dist_state))
@@ -1560,6 +1611,11 @@ static void follow(struct engine *e, const struct campaign *c, enum campaign_wav
 			move_open_targets(e, CAMPAIGN_TARGET_VERIFYING, CAMPAIGN_TARGET_VERIFIED, false);
 			flush(e, false);
 			wave_advance(e, c->id, e->job.wave, CAMPAIGN_WAVE_VERIFIED, false);
+			return;
+		}
+		if (ws == CAMPAIGN_WAVE_VERIFIED && c->state == CAMPAIGN_RUNNING &&
+		    c->apply_policy == CAMPAIGN_APPLY_IMMEDIATE) {
+			wave_advance(e, c->id, e->job.wave, CAMPAIGN_WAVE_APPLYING, true);
 			return;
 		}
 		if (ws == CAMPAIGN_WAVE_VERIFIED && c->apply_policy == CAMPAIGN_APPLY_WINDOW && c->state ==
@@ -1586,22 +1642,11 @@ static void follow(struct engine *e, const struct campaign *c, enum campaign_wav
 			if (wave_rank(ws) < wave_rank(CAMPAIGN_WAVE_VERIFYING))
 				wave_advance(e, c->id, e->job.wave, CAMPAIGN_WAVE_VERIFYING, false);
 			break;
-		case MSG_DIST_PHASE_APPLY:
-			if (wave_rank(ws) < wave_rank(CAMPAIGN_WAVE_APPLYING)) {
-				/* the dongle applies by itself (policy apply): every target it still works on is applying
-				 * from now on, which a cancel leaves alone; written before the wave's own state */
-				if (flush(e, false) < 0 ||
-				    move_open_targets(e, CAMPAIGN_TARGET_TRANSFERRING, CAMPAIGN_TARGET_APPLYING, true) < 0 ||
-				    move_open_targets(e, CAMPAIGN_TARGET_VERIFYING, CAMPAIGN_TARGET_APPLYING, true) < 0 ||
-				    flush(e, true) < 0)
-					break;
-				wave_advance(e, c->id, e->job.wave, CAMPAIGN_WAVE_APPLYING, true);
-			}
-			break;
 		case MSG_DIST_PHASE_CONFIRM:
 			if (wave_rank(ws) < wave_rank(CAMPAIGN_WAVE_CONFIRMING))
 				wave_advance(e, c->id, e->job.wave, CAMPAIGN_WAVE_CONFIRMING, true);
 			break;
+		case MSG_DIST_PHASE_APPLY:      /* after our DIST_APPLY: the wave is applying already */
 		case MSG_DIST_PHASE_IDLE:
 		case MSG_DIST_PHASE_INITIATE:
 		case MSG_DIST_PHASE_CAPABILITIES:
@@ -1621,14 +1666,13 @@ static void finish_wave(struct engine *e)
 		CAMPAIGN_TARGET_PENDING, CAMPAIGN_TARGET_PREPARING, CAMPAIGN_TARGET_TRANSFERRING,
 		CAMPAIGN_TARGET_VERIFYING, CAMPAIGN_TARGET_VERIFIED, CAMPAIGN_TARGET_APPLYING, CAMPAIGN_TARGET_CONFIRMING,
 	};
-	uint64_t counts[CAMPAIGN_TARGET_STATE_COUNT];
 	struct campaign_wave *waves = NULL;
 	struct campaign c;
 	char reason[CAMPAIGN_REASON_MAX + 1];
 	uint16_t *list = calloc(CAMPAIGN_TARGETS_MAX, sizeof(*list));
 	size_t n = 0, n_waves = 0;
 	int64_t id = e->job.campaign;
-	uint32_t wave = e->job.wave;
+	uint32_t wave = e->job.wave, failed_at_start = e->job.failed_at_start;
 
 	if (!list)
 		return;
@@ -1645,25 +1689,9 @@ static void finish_wave(struct engine *e)
 	schedule(e);
 	if (campaigns_get(e->db, id, &c) < 0)
 		return;
-	if (c.state != CAMPAIGN_RUNNING || campaigns_target_counts(e->db, id, counts) < 0 ||
+	if (c.state != CAMPAIGN_RUNNING || error_threshold_pause(e, &c, failed_at_start) ||
 	    campaigns_waves(e->db, id, &waves, &n_waves) < 0)
 		goto out;
-	{
-		uint64_t total = 0, failed = counts[CAMPAIGN_TARGET_FAILED];
-
-		for (int s = 0; s < CAMPAIGN_TARGET_STATE_COUNT; s++)
-			if (s != CAMPAIGN_TARGET_SKIPPED)
-				total += counts[s];
-		/* campaign-wide; a wave that added failures while the share is above the threshold pauses */
-		if (c.error_threshold < 100 && total && failed * 100 > (uint64_t)c.error_threshold * total &&
-		    failed > e->job.failed_at_start) {
-			snprintf(reason, sizeof(reason), "error threshold crossed: %" PRIu64 " of %" PRIu64 " targets "
-				 "failed (%" PRIu64 "%%), above the error threshold of %u%%", failed, total,
-				 failed * 100 / total, c.error_threshold);
-			pause_campaign(e, id, reason);
-			goto out;
-		}
-	}
 	for (size_t i = 0; i < n_waves; i++) {
 		const struct campaign_wave *w = &waves[i];
 		uint64_t ok = w->counts[CAMPAIGN_TARGET_SUCCEEDED];

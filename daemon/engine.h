@@ -60,4 +60,8 @@ void engine_kick(struct engine *e);
 /* The wave that holds the dongle: campaign id (0 = none), wave index and distribution id. */
 void engine_job(const struct engine *e, int64_t *ret_campaign, uint32_t *ret_wave, uint32_t *ret_dist_id);
 
+/* The time left in the transfer of the wave that holds the dongle, in ms, from its block rate so far (as the
+ * progress events' eta_s); -1 when there is no such wave or no rate yet. NULL is -1. */
+int64_t engine_transfer_eta_ms(const struct engine *e);
+
 #endif

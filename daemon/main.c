@@ -201,6 +201,7 @@ static void on_dongle_closed(struct dongle *dongle, void *userdata)
 	d->api.preflight = NULL;
 	engine_close(d->engine);        /* before the groups and the mesh client it uses */
 	d->engine = NULL;
+	d->api.engine = NULL;
 	groups_free(d->groups);
 	d->groups = NULL;
 	d->api.groups = NULL;
@@ -802,6 +803,7 @@ static int start(struct daemon *d)
 	d->api.discovery = d->discovery;
 	d->api.groups = d->groups;
 	d->api.preflight = d->preflight;
+	d->api.engine = d->engine;
 	uv_timer_init(&d->loop, &d->watchdog);
 	watchdog_ms = notify_watchdog_ms();
 	if (watchdog_ms)

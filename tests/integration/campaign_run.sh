@@ -121,8 +121,11 @@ if start_daemon --config "$conf" --dongle "sim:$scenario"; then
 	rollout=$CID
 	campaign_json $rollout
 	is "$(jq '[.waves[] | select(.kind != "retry")] | length' <<<"$BODY")" 3 "a canary and 2 waves"
+	is "$(jq -r '[.state, (.eta.s | type), (.eta.later_waves_s > 0), (.eta.at | type)] | join(" ")' <<<"$BODY")" \
+		"running number true string" "a running campaign has an ETA: seconds, the later waves' share, a time"
 	if wait_campaign $rollout completed paused; then
 		json_is .state completed "the rollout completes (reason: $(json_value .reason))"
+		json_is .eta null "and has no ETA any more"
 	else
 		fail "the rollout ends"
 	fi
@@ -146,15 +149,18 @@ if start_daemon --config "$conf" --dongle "sim:$scenario"; then
 		0 "every wave recorded its distribution id"
 	like "$(metric meshfleet_db_commits_total)" '^[0-9]+$' "meshfleet_db_commits_total is exported"
 
-	# --- the error threshold: the four faulty nodes again, with a new image ---
-	import_image 3.0.0
+	# --- the error threshold, mid-wave: three faulty nodes again, with a new image large enough that the two
+	# metadata rejections (at the start) come long before the end of the transfer ---
+	import_image 6.0.0 196608
 	create "{\"name\":\"threshold\",\"firmware\":\"$IMAGE\",\"targets\":{\"nodes\":[\"$REJECT1\",\"$REJECT2\",
 		\"$NOVERIFY\",\"$(addr 1)\",\"$(addr 2)\",\"$(addr 3)\"]},\"plan\":{\"canary\":0,\"size\":3},
 		\"success_threshold\":0,\"error_threshold\":30,\"max_attempts\":1,\"transfer\":{\"timeout_base\":0,\"ttl\":5}}"
 	if wait_campaign $CID paused completed; then
-		json_is .state paused "the first wave (3 failures of 6) crosses 30%: the campaign pauses by itself"
-		like "$(json_value .reason)" 'error threshold crossed: 3 of 6 targets failed \(50%\), above the error threshold of 30%' \
-			"the reason names the threshold and the figures"
+		json_is .state paused "the wave's failures cross 30%: the campaign pauses by itself"
+		json_is .reason 'error threshold crossed: 2 of 6 targets failed (33%), above the error threshold of 30%' \
+			"the reason names the threshold and the figures: the two rejections, as they came"
+		is "$(db_query "SELECT count(*) FROM campaign_waves WHERE campaign_id = $CID AND state = 'transferring'")" 1 \
+			"in the middle of a wave's transfer"
 	else
 		fail "the threshold campaign pauses"
 	fi
@@ -162,6 +168,7 @@ if start_daemon --config "$conf" --dongle "sim:$scenario"; then
 	is "$STATUS" 200 "cancelled"
 
 	# --- verify-only, then apply ---
+	import_image 3.0.0
 	create "{\"name\":\"verify-only\",\"firmware\":\"$IMAGE\",\"targets\":{\"nodes\":[\"$(addr 10)\",\"$(addr 11)\",
 		\"$(addr 12)\",\"$(addr 13)\",\"$(addr 14)\",\"$(addr 15)\"]},\"plan\":{\"canary\":0,\"percent\":100},
 		\"apply\":{\"policy\":\"verify_only\"},\"transfer\":{\"timeout_base\":0,\"ttl\":5}}"

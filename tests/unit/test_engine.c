@@ -8,7 +8,8 @@
  * success and the error threshold pausing with their figures; pause and resume (DIST_SUSPEND, DIST_RESUME);
  * verify-only then POST .../apply (apply_sent_at durable before DIST_APPLY); cancel (DIST_CANCEL, targets
  * cancelled); the reconcile at a restart of the engine with the distribution still running, finished while away,
- * and unknown (the dongle rebooted: the wave is issued again under a new id).
+ * and unknown (the dongle rebooted: the wave is issued again under a new id); an immediate campaign applied by the
+ * engine (DIST_APPLY after apply_sent_at), a reboot before and after it; the error threshold crossed mid-wave.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -294,8 +295,10 @@ static void test_canary_wave_retry(void)
 	is_str(sql_text("SELECT state FROM campaign_waves WHERE campaign_id = %lld AND idx = 0", (long long)id),
 	       "transferring", "wave 0 transferring");
 	is_int(sql_int("SELECT count(*) FROM campaign_targets WHERE campaign_id = %lld AND wave = 0 AND attempts = 1 "
-		       "AND apply_sent_at IS NOT NULL", (long long)id), 1,
-	       "policy apply: its target's attempt counted and apply_sent_at written before DIST_START");
+		       "AND apply_sent_at IS NULL", (long long)id), 1,
+	       "its target's attempt counted, no apply_sent_at yet");
+	is_int(f.dist.policy, MSG_DIST_POLICY_VERIFY_ONLY,
+	       "an immediate campaign's distribution is verify-only too: the engine sends the apply");
 	end_dist(-1, 0);
 	d2 = next_dist(d1);
 	ok(d2 != 0, "the next wave's distribution runs once the canary ended");
@@ -491,6 +494,95 @@ static void test_verify_only_and_reconcile(void)
 		       (long long)id), NODES, "every target succeeded");
 }
 
+/* Immediate campaigns: the dongle verifies only, the engine applies. A reboot of the dongle while the targets
+ * verify (before any apply) re-issues them; once the apply is recorded, a reboot reads back instead. */
+static void test_immediate_apply(void)
+{
+	struct plan p = { .canary = 0, .percent = 100, .success = 0, .error = 100, .attempts = 1,
+			  .policy = CAMPAIGN_APPLY_IMMEDIATE };
+	int64_t id = make_campaign("immediate", &p);
+	uint32_t d = next_dist(f.dist.id), d2, applies = f.dist.applies;
+	char q[256];
+
+	ok(d != 0, "immediate: the distribution runs");
+	for (uint16_t i = 0; i < f.dist.total; i++)
+		fake_dongle_dist_target(&f, i, MSG_DIST_PHASE_VERIFY, MSG_DIST_PENDING, 0);
+	run_for(200);
+	fake_dongle_reboot(&f, MSG_RESET_WATCHDOG);
+	fake_dongle_send_log(&f, MSG_LOG_INFO, "core", "boot", 0);
+	d2 = next_dist(d);
+	ok(d2 != 0 && d2 != d, "the dongle rebooted while its targets verified: nothing was applied, the wave goes "
+	   "again under a new id");
+	is_int(f.dist.total, NODES, "with every target");
+	is_int(sql_int("SELECT count(*) FROM campaign_targets WHERE campaign_id = %lld AND apply_sent_at IS NOT NULL",
+		       (long long)id), 0, "no apply_sent_at");
+
+	for (uint16_t i = 0; i < f.dist.total; i++)
+		fake_dongle_dist_target(&f, i, MSG_DIST_PHASE_VERIFY, MSG_DIST_PENDING, 0);
+	fake_dongle_dist_state(&f, MSG_DIST_VERIFIED, MSG_DIST_PHASE_VERIFY, 0);
+	ok(run_until(dist_is, &(struct want_dist){ 0, MSG_DIST_RUNNING }, 3000),
+	   "verified: the engine sends DIST_APPLY by itself");
+	is_int((int)(f.dist.applies - applies), 1, "once");
+	is_int(sql_int("SELECT count(*) FROM campaign_targets WHERE campaign_id = %lld AND state = 'applying' AND "
+		       "apply_sent_at IS NOT NULL", (long long)id), NODES, "every target applying, apply_sent_at written");
+	snprintf(q, sizeof(q), "SELECT count(*) FROM campaign_waves WHERE campaign_id = %lld AND state = 'applying'",
+		 (long long)id);
+	is_int(sql_int("%s", q), 1, "the wave applying");
+
+	fake_dongle_reboot(&f, MSG_RESET_WATCHDOG);
+	fake_dongle_send_log(&f, MSG_LOG_INFO, "core", "boot", 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM campaigns WHERE id = %lld AND reason LIKE 'waiting to read back "
+		 "the firmware of %d node(s)%%'", (long long)id, NODES);
+	ok(wait_sql(q, 1), "the dongle rebooted during the apply: the engine reads the nodes back first (no mesh "
+	   "client here: it says it waits)");
+	run_for(300);
+	is_int((int)f.dist.id, 0, "and issues nothing again: a node is never applied twice");
+	/* the applying wave waits for its read-back, which a cancel leaves alone: this case comes last */
+}
+
+/* The error threshold is checked as failures come, not only when a wave ends. */
+static void test_error_threshold_mid_wave(void)
+{
+	struct plan p = { .canary = 0, .percent = 100, .success = 0, .error = 10, .attempts = 2,
+			  .policy = CAMPAIGN_APPLY_IMMEDIATE };
+	int64_t id = make_campaign("error-threshold-mid-wave", &p);
+	uint16_t failed = 0;
+	uint32_t retry_wave = 0;
+	size_t n = 0;
+	uint32_t d = next_dist(f.dist.id), suspends = f.dist.suspends;
+
+	ok(d != 0, "error threshold 10%%: one wave of %d runs", NODES);
+	for (uint16_t i = 1; i < f.dist.total; i++)
+		fake_dongle_dist_target(&f, i, MSG_DIST_PHASE_BLOCK, MSG_DIST_PENDING, 0);
+	fake_dongle_dist_target(&f, 0, MSG_DIST_PHASE_INITIATE, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_TIMEOUT_BLOCK);
+	ok(wait_campaign(id, "paused"), "one target fails mid-wave (1 of 8, 12%%): the campaign pauses at once");
+	is_str(sql_text("SELECT reason FROM campaigns WHERE id = %lld", (long long)id),
+	       "error threshold crossed: 1 of 8 targets failed (12%), above the error threshold of 10%",
+	       "with the figures");
+	ok(run_until(dist_is, &(struct want_dist){ 0, MSG_DIST_SUSPENDED }, 3000), "and the distribution is suspended");
+	is_int((int)(f.dist.suspends - suspends), 1, "one DIST_SUSPEND");
+	failed = f.dist.t[0].address;
+	is_int(campaigns_retry(db, events, id, &(enum campaign_state){ 0 }, &n, &retry_wave), 0,
+	       "the operator retries the failed target while its wave still runs");
+	fake_dongle_dist_target(&f, 0, MSG_DIST_PHASE_INITIATE, MSG_DIST_TARGET_FAILED, MSG_DIST_REASON_TIMEOUT_BLOCK);
+	run_for(300);
+	is_str(sql_text("SELECT state FROM campaign_targets WHERE campaign_id = %lld AND address = %u", (long long)id,
+			failed), "pending", "a late result of the old wave leaves the retried target alone");
+	is_int(campaigns_set_state(db, events, id, CAMPAIGN_PAUSED, CAMPAIGN_RUNNING, "resumed", false, NULL), 0,
+	       "the operator resumes");
+	ok(run_until(dist_is, &(struct want_dist){ 0, MSG_DIST_RUNNING }, 3000), "the distribution resumes");
+	run_for(300);
+	is_str(campaign_state(id), "running", "the same failure does not pause it again");
+	end_dist(-1, 0);
+	d = next_dist(d);
+	ok(d != 0, "the wave ends without new failures; the retry wave runs");
+	is_int(f.dist.total, 1, "with the retried target");
+	end_dist(-1, 0);
+	ok(wait_campaign(id, "completed"), "the campaign completes");
+	is_int(sql_int("SELECT count(*) FROM campaign_targets WHERE campaign_id = %lld AND state = 'succeeded'",
+		       (long long)id), NODES, "all %d succeeded", NODES);
+}
+
 /* --- setup --- */
 
 static int setup(void)
@@ -605,6 +697,8 @@ int main(void)
 	test_thresholds();
 	test_pause_resume_cancel();
 	test_verify_only_and_reconcile();
+	test_error_threshold_mid_wave();
+	test_immediate_apply();
 
 	engine_close(engine);
 	dongle_stop(dongle, on_closed, &closed);
