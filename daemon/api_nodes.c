@@ -121,6 +121,11 @@ static void node_write_json(struct strbuf *out, const struct node *node, const s
 	strbuf_append(out, node->provisioned ? "true" : "false", node->provisioned ? 4 : 5);
 	write_tristate(out, KEY(",\"dfu_capable\":"), node->dfu_capable);
 	write_tristate(out, KEY(",\"reachable\":"), node->reachable);
+	strbuf_append(out, KEY(",\"hops\":"));
+	if (node->hops)
+		strbuf_append_uint(out, node->hops);
+	else
+		strbuf_append(out, "null", 4);
 	write_optional_time(out, KEY(",\"last_seen\":"), node->last_seen);
 	write_optional_time(out, KEY(",\"created_at\":"), node->created_at);
 	write_optional_time(out, KEY(",\"updated_at\":"), node->updated_at);
@@ -301,7 +306,7 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 		} else if (strcmp(key, "last_seen") == 0 || strcmp(key, "created_at") == 0 ||
 			   strcmp(key, "updated_at") == 0 || strcmp(key, "elements") == 0 ||
 			   strcmp(key, "provisioned") == 0 || strcmp(key, "dfu_capable") == 0 ||
-			   strcmp(key, "reachable") == 0) {
+			   strcmp(key, "reachable") == 0 || strcmp(key, "hops") == 0) {
 			r = input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
 		} else {
 			r = input_fail(err, "unknown_field", path, "unknown field (known: address, uuid, name, "

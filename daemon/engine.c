@@ -28,6 +28,7 @@
 enum job_step {
 	STEP_NONE,              /* nothing outstanding: engine_run() decides */
 	STEP_SYNC,              /* DIST_GET / DIST_TARGETS_GET after the link came up or the job was loaded */
+	STEP_UNSUBSCRIBE,       /* a group job unsubscribing the group's other members */
 	STEP_SUBSCRIBE,         /* a group job subscribing the wave's targets */
 	STEP_SLOT,              /* SLOT_INFO: does the slot hold the image? */
 	STEP_UPLOAD,            /* the image goes to the slot */
@@ -78,6 +79,7 @@ struct engine {
 		enum job_step step;
 		bool synced;                    /* the dongle's view is known since the link came up */
 		uint8_t dist_state, dist_phase, dist_reason;
+		bool others_removed;            /* the group's members outside this wave were unsubscribed */
 		bool subscribed;                /* the group job of this wave ended */
 		uint16_t group;                 /* the group of this wave's distribution; 0 = unicast */
 		bool collected;                 /* the final DIST_TARGETS_GET of a finished distribution is in */
@@ -1154,45 +1156,88 @@ static void reissue(struct engine *e)
 /* --- preparing: subscriptions, the slot, DIST_START ------------------------------------------------------------ */
 
 struct members {
-	uint8_t *is_member;     /* CAMPAIGN_TARGETS_MAX + 1 flags by address */
+	uint8_t *flags;         /* WAVES_TARGETS_MAX + 1 flags by address */
+	bool any_state;         /* every recorded row, else the members (both models subscribed) only */
 };
 
 static int member_one(const struct groups_member *m, void *userdata)
 {
 	struct members *ms = userdata;
 
-	if (m->state == GROUPS_MEMBER_MEMBER && m->address <= CAMPAIGN_TARGETS_MAX)
-		ms->is_member[m->address] = 1;
+	if ((ms->any_state || m->state == GROUPS_MEMBER_MEMBER) && m->address <= WAVES_TARGETS_MAX)
+		ms->flags[m->address] = 1;
 	return 0;
 }
 
-/* The group job ended: targets that are not members cannot hear the group's messages and fail this attempt. */
-static void subscribe_done(struct engine *e)
+/* The nodes recorded in @group (any_state: in any state, else members) as flags by address. */
+static int collect_members(struct engine *e, uint16_t group, bool any_state, uint8_t *flags)
 {
-	struct members ms = { calloc(CAMPAIGN_TARGETS_MAX + 1, 1) };
-	uint16_t *list = calloc(CAMPAIGN_TARGETS_MAX, sizeof(*list));
+	struct members ms = { flags, any_state };
 	uint16_t after = 0;
 	bool more = true;
-	size_t n = 0, failed = 0;
 
-	if (!ms.is_member || !list)
-		goto out;
 	while (more) {
 		uint16_t last = after;
 
-		if (groups_members_list(e->db, e->job.group, after, GROUPS_MEMBERS_LIST_MAX, member_one, &ms, &more) < 0)
-			goto out;
-		for (uint32_t a = after + 1u; a <= CAMPAIGN_TARGETS_MAX; a++)
-			if (ms.is_member[a])
+		if (groups_members_list(e->db, group, after, GROUPS_MEMBERS_LIST_MAX, member_one, &ms, &more) < 0)
+			return -EIO;
+		for (uint32_t a = after + 1u; a <= WAVES_TARGETS_MAX; a++)
+			if (flags[a])
 				last = (uint16_t)a;
 		if (last == after)
 			break;
 		after = last;
 	}
+	return 0;
+}
+
+/* Before a wave subscribes its targets, every other node recorded in the group is unsubscribed: the nodes of the
+ * campaign's earlier waves, and those an ended campaign with the same group left. A subscriber outside the target
+ * list would take part in the group's transfer (it accepts the group's Update Start) and apply the image again.
+ * Returns 1 when a job started, 0 when there is none to remove, or a negative errno (-EBUSY: another job runs). */
+static int remove_others(struct engine *e, const uint16_t *wave, size_t n)
+{
+	uint8_t *flags = calloc(WAVES_TARGETS_MAX + 1, 1);
+	uint16_t *others = calloc(WAVES_TARGETS_MAX, sizeof(*others));
+	size_t n_others = 0;
+	int r;
+
+	r = !flags || !others ? -ENOMEM : collect_members(e, e->job.group, true, flags);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		flags[wave[i]] = 0;
+	for (uint32_t a = 1; a <= WAVES_TARGETS_MAX; a++)
+		if (flags[a])
+			others[n_others++] = (uint16_t)a;
+	r = 0;
+	if (n_others == 0)
+		goto out;
+	r = groups_start(e->groups, GROUPS_REMOVE, e->job.group, others, n_others);
+	if (r == 0) {
+		log_info("campaign %" PRId64 " wave %u: unsubscribing %zu node(s) outside the wave from group 0x%04x",
+			 e->job.campaign, e->job.wave, n_others, e->job.group);
+		r = 1;
+	}
+out:
+	free(flags);
+	free(others);
+	return r;
+}
+
+/* The group job ended: targets that are not members cannot hear the group's messages and fail this attempt. */
+static void subscribe_done(struct engine *e)
+{
+	uint8_t *is_member = calloc(WAVES_TARGETS_MAX + 1, 1);
+	uint16_t *list = calloc(CAMPAIGN_TARGETS_MAX, sizeof(*list));
+	size_t n = 0, failed = 0;
+
+	if (!is_member || !list || collect_members(e, e->job.group, false, is_member) < 0)
+		goto out;
 	if (targets_in(e, CAMPAIGN_TARGET_PREPARING, list, &n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (!ms.is_member[list[i]]) {
+		if (!is_member[list[i]]) {
 			queue_write(e, list[i], CAMPAIGN_TARGET_FAILED, "subscription_failed", false, false);
 			failed++;
 		}
@@ -1203,7 +1248,7 @@ static void subscribe_done(struct engine *e)
 			    e->job.wave, failed, n, e->job.group, e->job.group);
 	e->job.subscribed = true;
 out:
-	free(ms.is_member);
+	free(is_member);
 	free(list);
 }
 
@@ -1469,6 +1514,28 @@ static void prepare(struct engine *e, const struct campaign *c)
 	if (r < 0)
 		goto out;
 	e->job.group = e->groups && n >= ENGINE_MULTICAST_MIN_TARGETS ? c->group_address : 0;
+	if (e->job.group && !e->job.others_removed) {
+		r = remove_others(e, list, n);
+		if (r == 1) {
+			e->job.step = STEP_UNSUBSCRIBE;
+			goto out;
+		}
+		if (r == -EBUSY)
+			goto out;       /* another group job runs: the tick asks again */
+		if (r == -ENOTCONN) {
+			char why[CAMPAIGN_REASON_MAX + 1];
+
+			snprintf(why, sizeof(why), "waiting for the mesh to unsubscribe the group's other nodes: %s",
+				 mesh_client_why_not_ready(e->mesh));
+			set_waiting(e, why);
+			goto out;
+		}
+		if (r < 0)
+			log_warning("campaign %" PRId64 " wave %u: the other nodes of group 0x%04x are not unsubscribed "
+				    "(%s): they may take part in the wave's transfer", c->id, e->job.wave, e->job.group,
+				    strerror(-r));
+		e->job.others_removed = true;
+	}
 	if (e->job.group && !e->job.subscribed) {
 		r = groups_start(e->groups, GROUPS_ADD, e->job.group, list, n);
 		if (r == 0) {
@@ -1753,8 +1820,58 @@ static int job_load(struct engine *e, int64_t campaign, uint32_t wave)
 	}
 	/* a wave past preparing follows a distribution the dongle may know: sync first */
 	e->job.synced = ws == CAMPAIGN_WAVE_PREPARING;
-	e->job.subscribed = false;
+	e->job.subscribed = e->job.others_removed = false;
 	return 1;
+}
+
+/* An ended campaign leaves its last wave's targets subscribed to its group, and Zephyr's models hold one group
+ * subscription by default (CONFIG_BT_MESH_MODEL_GROUP_COUNT): the next campaign, with another group, could not
+ * subscribe them. When the engine has nothing else to do, the targets of an ended campaign that are recorded in
+ * its group are unsubscribed, unless an unfinished campaign uses the group; one group job at a time. A node whose
+ * removal failed stays recorded (remove_failed) and is not asked again here: the next wave that uses the group
+ * asks it (remove_others()). */
+static void cleanup_groups(struct engine *e)
+{
+	sqlite3_stmt *st = db_stmt(e->db,
+		"SELECT c.group_address, m.address FROM campaigns c "
+		"JOIN campaign_targets t ON t.campaign_id = c.id "
+		"JOIN group_members m ON m.group_address = c.group_address AND m.address = t.address "
+		"JOIN nodes n ON n.address = m.address "
+		"WHERE c.state IN ('completed', 'failed', 'cancelled') AND m.state NOT IN ('remove_failed', 'refused') "
+		"AND NOT EXISTS (SELECT 1 FROM campaigns u WHERE u.group_address = c.group_address AND "
+		"u.state NOT IN ('completed', 'failed', 'cancelled')) "
+		"GROUP BY c.group_address, m.address ORDER BY c.group_address, m.address LIMIT ?1");
+	uint16_t *list, group = 0;
+	size_t n = 0;
+	int rc, r;
+
+	if (!e->groups || !e->mesh || !st || groups_job_state(e->groups) == GROUPS_RUNNING ||
+	    !mesh_client_ready(e->mesh))
+		return;
+	list = calloc(GROUPS_MEMBERS_LIST_MAX, sizeof(*list));
+	if (!list)
+		return;
+	sqlite3_bind_int(st, 1, GROUPS_MEMBERS_LIST_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint16_t g = (uint16_t)sqlite3_column_int(st, 0);
+
+		if (group && g != group)
+			break;
+		group = g;
+		list[n++] = (uint16_t)sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		db_result(e->db, rc, "list the nodes that ended campaigns left in their groups");
+	else if (n) {
+		r = groups_start(e->groups, GROUPS_REMOVE, group, list, n);
+		if (r == 0)
+			log_info("campaigns: unsubscribing %zu node(s) of ended campaigns from group 0x%04x", n, group);
+		else if (r != -EBUSY && r != -ENOTCONN)
+			log_warning("campaigns: cannot unsubscribe the nodes of ended campaigns from group 0x%04x: %s",
+				    group, strerror(-r));
+	}
+	free(list);
 }
 
 /* The wave that holds the dongle, whatever its campaign's state (a paused one keeps it suspended; a cancelled one
@@ -1868,6 +1985,7 @@ static bool busy(const struct engine *e)
 	case STEP_FOLLOW:
 		return false;
 	case STEP_SYNC:
+	case STEP_UNSUBSCRIBE:
 	case STEP_SUBSCRIBE:
 	case STEP_SLOT:
 	case STEP_UPLOAD:
@@ -1888,6 +2006,10 @@ static void run_once(struct engine *e)
 
 	flush_if_due(e);
 	start_scheduled(e);
+	if (e->job.step == STEP_UNSUBSCRIBE && e->groups && groups_job_state(e->groups) != GROUPS_RUNNING) {
+		e->job.step = STEP_NONE;
+		e->job.others_removed = true;   /* what could not be removed is recorded (remove_failed) */
+	}
 	if (e->job.step == STEP_SUBSCRIBE && e->groups && groups_job_state(e->groups) != GROUPS_RUNNING) {
 		e->job.step = STEP_NONE;
 		subscribe_done(e);
@@ -1898,6 +2020,8 @@ static void run_once(struct engine *e)
 		r = load_active(e);
 		if (r == 0)
 			r = pick_next(e);
+		if (r == 0)
+			cleanup_groups(e);
 		if (r <= 0)
 			return;
 	}

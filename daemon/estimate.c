@@ -187,6 +187,9 @@ int estimate_campaign(struct db *db, const struct campaign *c, uint64_t image_si
 		return -ERANGE;
 	}
 	p.ttl = c->ttl;         /* the campaign's: the TTL of the transfer's messages */
+	/* the dongle sends the transfer with its own SAR settings for group messages, as the simulator's does */
+	p.sar_multicast_retrans_count = ESTIMATE_SAR_MULTICAST_RETRANS_COUNT;
+	p.sar_multicast_retrans_int_step = ESTIMATE_SAR_MULTICAST_RETRANS_INT_STEP;
 	r = campaigns_waves(db, c->id, &waves, &n_waves);
 	if (r < 0)
 		return r;
@@ -246,7 +249,8 @@ int estimate_campaign(struct db *db, const struct campaign *c, uint64_t image_si
 	add_assumption(assumptions, "no loss and no retries: the radio model's lower bound (radio_bound()); the "
 		       "Distributor aims at 1.25 x the bound at 0 %% loss, and a lossy mesh takes longer");
 	add_assumption(assumptions, "radio: Zephyr's default knobs (extended advertiser, 3 transmissions per PDU, "
-		       "SAR defaults; docs/radio-model.md, \"Knobs\"), TTL %u", c->ttl);
+		       "SAR defaults; docs/radio-model.md, \"Knobs\") except the dongle's SAR for group messages (no "
+		       "retransmission: docs/distribution.md), TTL %u", c->ttl);
 	if (unknown)
 		add_assumption(assumptions, "hops: %llu target(s) have no recorded hop count (refresh the nodes: "
 			       "discovery infers it from the TTL of their answers): counted as 1 hop",

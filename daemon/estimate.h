@@ -30,6 +30,10 @@
 #define ESTIMATE_TTL_UNSET 0xFF                 /* Zephyr's client counts TTL 0xFF as ESTIMATE_TTL_AS_DEFAULT */
 #define ESTIMATE_TTL_AS_DEFAULT 7
 #define ESTIMATE_BOUND_BLOCK_LOG_MAX 20         /* radio_bound() takes blocks of 64 B .. 1 MiB */
+/* The dongle's own SAR Transmitter state for group destinations (DIST_SAR_MULTICAST_RETRANS_COUNT / _INT_STEP): no
+ * retransmission of segmented group messages, BLOB repairs losses per block */
+#define ESTIMATE_SAR_MULTICAST_RETRANS_COUNT 0
+#define ESTIMATE_SAR_MULTICAST_RETRANS_INT_STEP 0
 
 /* The BLOB capabilities that decide the block and chunk sizes. */
 struct estimate_caps {

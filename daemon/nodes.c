@@ -9,7 +9,7 @@
 
 #define NODE_BASE_COLUMNS \
 	"address, uuid, name, company_id, product_id, version_id, firmware_id, last_seen, created_at, updated_at, " \
-	"elements, device_key IS NOT NULL, dfu_capable, reachable"
+	"elements, device_key IS NOT NULL, dfu_capable, reachable, hops"
 #define NODE_COLUMNS NODE_BASE_COLUMNS ", " \
 	"(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM node_tags t WHERE t.address = n.address ORDER BY tag))"
 
@@ -190,7 +190,8 @@ static void read_node(sqlite3_stmt *stmt, struct node *node)
 	node->provisioned = sqlite3_column_int(stmt, 11) != 0;
 	node->dfu_capable = sqlite3_column_type(stmt, 12) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 12);
 	node->reachable = sqlite3_column_type(stmt, 13) == SQLITE_NULL ? -1 : sqlite3_column_int(stmt, 13);
-	text = sqlite3_column_count(stmt) > 14 ? sqlite3_column_text(stmt, 14) : NULL;
+	node->hops = (uint8_t)sqlite3_column_int(stmt, 14);    /* NULL (unknown) reads 0 */
+	text = sqlite3_column_count(stmt) > 15 ? sqlite3_column_text(stmt, 15) : NULL;
 	if (text) {
 		/* Tags are stored validated, so they hold no space; the list comes sorted. */
 		const char *p = (const char *)text;

@@ -38,6 +38,7 @@ struct node {
 	uint8_t elements;       /* 0 = unknown */
 	bool provisioned;       /* the device key is known: the daemon can configure the node */
 	int8_t dfu_capable;     /* Firmware Update Server and BLOB Transfer Server present: 1, 0, -1 unknown */
+	uint8_t hops;           /* hops from the dongle, inferred by the last refresh (discovery.c); 0 = unknown */
 	int8_t reachable;       /* answered the last refresh: 1, 0, -1 never asked */
 	int64_t last_seen;      /* ms since the epoch, 0 = never */
 	int64_t created_at;

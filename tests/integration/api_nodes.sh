@@ -27,7 +27,7 @@ json_is '.nodes[0].last_seen' null "create one: last_seen null"
 json_is ".nodes[0].created_at | test(\"$RFC3339\")" true "create one: created_at is RFC 3339 UTC"
 json_is '.nodes[0].updated_at == .nodes[0].created_at' true "create one: updated_at = created_at"
 json_is '.nodes[0] | keys_unsorted | sort' \
-	'["address","company_id","created_at","dfu_capable","elements","firmware_id","last_seen","name","product_id","provisioned","reachable","tags","updated_at","uuid","version_id"]' \
+	'["address","company_id","created_at","dfu_capable","elements","firmware_id","hops","last_seen","name","product_id","provisioned","reachable","tags","updated_at","uuid","version_id"]' \
 	"create one: exactly the contract's fields"
 created=$(jq -cS '.nodes[0]' <<<"$BODY")
 is "$(db_query "SELECT address, hex(uuid), name, company_id, product_id, version_id, hex(firmware_id), last_seen IS NULL FROM nodes")" \

@@ -66,6 +66,9 @@ wait_state /api/v1/nodes/refresh || fail "the refresh ends"
 json_is .reachable 8 "every node answered"
 is "$(db_query "SELECT group_concat(address || ':' || hops, ' ') FROM nodes ORDER BY address")" \
 	"256:1 257:1 258:2 259:3 260:1 261:1 262:2 263:1" "refresh records each node's hops from its answers' TTL"
+req GET "/api/v1/nodes?limit=100"
+is "$(jq -r '[.nodes[] | "\(.address):\(.hops)"] | join(" ")' <<<"$BODY")" \
+	"256:1 257:1 258:2 259:3 260:1 261:1 262:2 263:1" "GET /api/v1/nodes shows them"
 
 req POST "/api/v1/firmware?format=raw&version=1.3.0&firmware_id=$IMAGE_FWID" \
 	-H 'Content-Type: application/octet-stream' --data-binary "@$MF_TMP/image.bin"

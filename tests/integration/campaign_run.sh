@@ -242,6 +242,17 @@ if start_daemon --config "$conf" --dongle "sim:$scenario"; then
 	else
 		fail "the cancel campaign transfers"
 	fi
+
+	# --- group subscriptions: each wave unsubscribed the earlier waves' nodes; ended campaigns leave none ---
+	like "$(grep -c 'wave 1: unsubscribing 5 node(s) outside the wave' "$DAEMON_LOG")" '^1$' \
+		"the rollout's wave 1 first unsubscribed the canary's 5 nodes from the group"
+	left="SELECT count(*) FROM group_members m JOIN campaigns c ON c.group_address = m.group_address JOIN
+		campaign_targets t ON t.campaign_id = c.id AND t.address = m.address"
+	for ((i = 0; i < 2400; i++)); do
+		[ "$(db_query "$left")" = 0 ] && break
+		sleep 0.05
+	done
+	is "$(db_query "$left")" 0 "once every campaign ended, no target stays in a campaign's group"
 	stop_daemon_ok
 fi
 done_testing
