@@ -1087,9 +1087,11 @@ void api_campaign_start(void *app, const struct http_request *req, struct http_r
 		reply_campaign(api, res, id, 200);
 }
 
-void api_campaign_pause(void *app, const struct http_request *req, struct http_response *res)
+/* pause and resume: one checked transition of the campaign, the reason naming who asked. */
+static void reply_pause_resume(struct api *api, const struct http_request *req, struct http_response *res,
+			       enum campaign_state from, enum campaign_state to, const char *action, const char *done,
+			       const char *hint)
 {
-	struct api *api = app;
 	enum campaign_state state = CAMPAIGN_DRAFT;
 	char reason[CAMPAIGN_REASON_MAX + 1];
 	int64_t id;
@@ -1097,30 +1099,24 @@ void api_campaign_pause(void *app, const struct http_request *req, struct http_r
 
 	if (id_param(req, &id, res) < 0)
 		return;
-	snprintf(reason, sizeof(reason), "paused by '%s'", who(req));
-	r = campaigns_set_state(api->db, api->events, id, CAMPAIGN_RUNNING, CAMPAIGN_PAUSED, reason, false, &state);
+	snprintf(reason, sizeof(reason), "%s by '%s'", done, who(req));
+	r = campaigns_set_state(api->db, api->events, id, from, to, reason, false, &state);
 	if (r < 0)
-		reply_action_error(res, r, id, "pause", state, "only a running campaign pauses");
+		reply_action_error(res, r, id, action, state, hint);
 	else
 		reply_campaign(api, res, id, 200);
 }
 
+void api_campaign_pause(void *app, const struct http_request *req, struct http_response *res)
+{
+	reply_pause_resume(app, req, res, CAMPAIGN_RUNNING, CAMPAIGN_PAUSED, "pause", "paused",
+			   "only a running campaign pauses");
+}
+
 void api_campaign_resume(void *app, const struct http_request *req, struct http_response *res)
 {
-	struct api *api = app;
-	enum campaign_state state = CAMPAIGN_DRAFT;
-	char reason[CAMPAIGN_REASON_MAX + 1];
-	int64_t id;
-	int r;
-
-	if (id_param(req, &id, res) < 0)
-		return;
-	snprintf(reason, sizeof(reason), "resumed by '%s'", who(req));
-	r = campaigns_set_state(api->db, api->events, id, CAMPAIGN_PAUSED, CAMPAIGN_RUNNING, reason, false, &state);
-	if (r < 0)
-		reply_action_error(res, r, id, "resume", state, "only a paused campaign resumes");
-	else
-		reply_campaign(api, res, id, 200);
+	reply_pause_resume(app, req, res, CAMPAIGN_PAUSED, CAMPAIGN_RUNNING, "resume", "resumed",
+			   "only a paused campaign resumes");
 }
 
 void api_campaign_cancel(void *app, const struct http_request *req, struct http_response *res)

@@ -214,8 +214,35 @@ static void print_line(json_t *c)
 	       total - count_of(c, "skipped"), count_of(c, "failed"), count_of(c, "skipped"));
 }
 
+/* "1h02m", "12m30s", "45s": a duration for people. */
+static void format_duration(long long s, char *out, size_t size)
+{
+	if (s >= 3600)
+		snprintf(out, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, size, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(out, size, "%llds", s);
+}
+
+/* The campaign's ETA as "ETA 12m30s" (empty when the daemon gives none). */
+static void format_eta(json_t *c, char *out, size_t size)
+{
+	json_t *eta = json_object_get(c, "eta");
+	char d[32];
+
+	out[0] = '\0';
+	if (!json_is_object(eta) || !json_is_integer(json_object_get(eta, "s")))
+		return;
+	format_duration(json_integer_value(json_object_get(eta, "s")), d, sizeof(d));
+	snprintf(out, size, "ETA %s", d);
+}
+
 static void print_detail(json_t *c)
 {
+	json_t *eta = json_object_get(c, "eta");
+	char text[64];
+
 	json_t *waves = json_object_get(c, "waves"), *w, *counts = json_object_get(c, "counts"), *v;
 	const char *reason = json_string_value(json_object_get(c, "reason")), *key;
 	size_t i;
@@ -236,6 +263,14 @@ static void print_detail(json_t *c)
 		       json_string_value(json_object_get(w, "kind")), json_string_value(json_object_get(w, "state")),
 		       (long long)json_integer_value(json_object_get(w, "total")), count_of(w, "succeeded"),
 		       count_of(w, "failed"));
+	format_eta(c, text, sizeof(text));
+	if (text[0]) {
+		const char *at = json_string_value(json_object_get(eta, "at"));
+
+		printf("%s%s%s (%s)\n", text, at ? ", at " : "", at ? at : "",
+		       json_is_real(json_object_get(eta, "scale")) ? "from this campaign's waves so far" :
+		       "from the radio model, until a wave has finished");
+	}
 }
 
 /* Prints the response's campaign (or the whole JSON with --json). */
@@ -373,6 +408,7 @@ static void watch_show(struct watch *w)
 	char path[CAMPAIGN_PATH_MAX];
 	long long total, done, ok;
 	const char *state;
+	char eta[64];
 	json_t *c;
 
 	snprintf(path, sizeof(path), "/api/v1/campaigns/%" PRIu64, w->id);
@@ -386,6 +422,7 @@ static void watch_show(struct watch *w)
 	total = json_integer_value(json_object_get(c, "total")) - count_of(c, "skipped");
 	ok = count_of(c, "succeeded");
 	done = ok + count_of(c, "failed") + count_of(c, "cancelled");
+	format_eta(c, eta, sizeof(eta));
 	if (w->api->json) {
 		printf("%s\n", res.body);
 	} else if (w->tty) {
@@ -394,10 +431,11 @@ static void watch_show(struct watch *w)
 		printf("\r%-10s [", state ? state : "?");
 		for (int i = 0; i < CAMPAIGN_BAR_WIDTH; i++)
 			putchar(i < filled ? '#' : '.');
-		printf("] %lld/%lld done, %lld succeeded, %lld failed  ", done, total, ok, count_of(c, "failed"));
+		printf("] %lld/%lld done, %lld succeeded, %lld failed%s%s  ", done, total, ok, count_of(c, "failed"),
+		       eta[0] ? ", " : "", eta);
 	} else {
-		printf("campaign %" PRIu64 ": %s, %lld/%lld done, %lld succeeded, %lld failed\n", w->id,
-		       state ? state : "?", done, total, ok, count_of(c, "failed"));
+		printf("campaign %" PRIu64 ": %s, %lld/%lld done, %lld succeeded, %lld failed%s%s\n", w->id,
+		       state ? state : "?", done, total, ok, count_of(c, "failed"), eta[0] ? ", " : "", eta);
 	}
 	fflush(stdout);
 	if (terminal_state(state)) {

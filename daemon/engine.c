@@ -70,6 +70,8 @@ struct engine {
 	bool link_up;
 	bool running;           /* inside engine_run(): kicks only set again */
 	bool again;
+	bool waited;            /* this pass of run_once() set a waiting reason */
+	bool publishing_reason; /* set_waiting() publishes: its own event does not run the engine again */
 
 	struct {
 		bool active;
@@ -295,6 +297,8 @@ static void set_waiting(struct engine *e, const char *why)
 	sqlite3_stmt *st;
 	json_t *o;
 
+	if (*why)
+		e->waited = true;
 	if (!e->job.active || strcmp(e->job.waiting, why) == 0)
 		return;
 	st = db_stmt(e->db, "UPDATE campaigns SET reason = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'running'");
@@ -311,8 +315,10 @@ static void set_waiting(struct engine *e, const char *why)
 		log_notice("campaign %" PRId64 ": %s", e->job.campaign, why);
 	o = json_pack("{s:I, s:s, s:s, s:s?}", "campaign", (json_int_t)e->job.campaign, "action", "reason", "state",
 		      "running", "reason", *why ? why : NULL);
+	e->publishing_reason = true;
 	if (o)
 		events_publish(e->events, EVENT_CAMPAIGN, o);
+	e->publishing_reason = false;
 }
 
 /* --- batched target results ------------------------------------------------------------------------------------ */
@@ -680,7 +686,10 @@ static void on_bus(void *userdata, const struct event *ev)
 {
 	struct engine *e = userdata;
 
-	/* the operator's actions (start, pause, resume, cancel, retry, apply) and the end of a group job */
+	/* the operator's actions (start, pause, resume, cancel, retry, apply) and the end of a group job; not the
+	 * waiting reasons the engine writes itself (a reason set and cleared would run it again and again) */
+	if (e->publishing_reason)
+		return;
 	if (strcmp(ev->type, EVENT_CAMPAIGN) == 0 || strcmp(ev->type, EVENT_WAVE) == 0 ||
 	    strcmp(ev->type, EVENT_GROUP_JOB) == 0)
 		schedule(e);
@@ -2004,6 +2013,7 @@ static void run_once(struct engine *e)
 	struct campaign c;
 	int r;
 
+	e->waited = false;
 	flush_if_due(e);
 	start_scheduled(e);
 	if (e->job.step == STEP_UNSUBSCRIBE && e->groups && groups_job_state(e->groups) != GROUPS_RUNNING) {
@@ -2035,8 +2045,6 @@ static void run_once(struct engine *e)
 				    : "waiting for the dongle");
 		goto out;
 	}
-	if (strncmp(e->job.waiting, "waiting for", 11) == 0)
-		set_waiting(e, "");
 	switch (ws) {
 	case CAMPAIGN_WAVE_PENDING:
 		if (c.state == CAMPAIGN_RUNNING)
@@ -2069,6 +2077,10 @@ static void run_once(struct engine *e)
 		break;
 	}
 out:
+	/* a wait that this pass did not find again has ended (cleared once, at the end: never set and cleared in
+	 * the same pass) */
+	if (!e->waited && strncmp(e->job.waiting, "waiting for", 11) == 0)
+		set_waiting(e, "");
 	campaign_done(&c);
 }
 
@@ -2077,10 +2089,19 @@ static void engine_run(struct engine *e)
 	if (e->closing)
 		return;
 	e->running = true;
-	do {
+	for (unsigned pass = 1;; pass++) {
 		e->again = false;
 		run_once(e);
-	} while (e->again && !e->closing);
+		if (!e->again || e->closing)
+			break;
+		if (pass == ENGINE_PASSES_MAX) {
+			/* a bug that keeps asking for another pass must not starve the loop (the dongle's replies,
+			 * HTTP, signals): the rest waits for the next turn of the loop */
+			log_warning("engine: %u passes in a row; going on at the next turn of the loop", pass);
+			uv_timer_start(&e->kick, on_kick, 0, 0);
+			break;
+		}
+	}
 	e->running = false;
 }
 

@@ -790,6 +790,26 @@ static bool sending_allowed(const struct dist *d)
 	return d->state == MSG_DIST_RUNNING || d->cancelling;
 }
 
+/* The first stray waiting for its Cancel gets it. Returns whether it went out (false: the pacing). */
+static bool send_stray_cancel(struct dist *d)
+{
+	struct md_msg md = { .opcode = MD_OP_UPDATE_CANCEL };
+	uint8_t buf[4];         /* the opcode alone */
+	size_t len = 0;
+
+	if (md_encode(&md, buf, sizeof(buf), &len) != MA_OK)
+		return false;
+	if (!send_access(d, d->strays[0], buf, len))
+		return false;
+	logq_printf(d->log, MSG_LOG_WARNING, MODULE, "distribution %u: node 0x%04x is not a target but joined the "
+		    "transfer through group 0x%04x: Firmware Update Cancel", (unsigned)d->id, d->strays[0], d->group);
+	d->counters.strays++;
+	d->n_strays--;
+	for (uint8_t i = 0; i < d->n_strays; i++)
+		d->strays[i] = d->strays[i + 1];
+	return true;
+}
+
 /* Sends whatever is due, one message per call of send_*() (each stops at the pacing). */
 static void run(struct dist *d)
 {
@@ -797,6 +817,11 @@ static void run(struct dist *d)
 	for (unsigned guard = 0; guard < 4u * DIST_TARGETS_MAX + MB_CHUNK_COUNT_MAX && sending_allowed(d); guard++) {
 		bool more = false;
 
+		if (d->n_strays) {
+			if (!send_stray_cancel(d))
+				return;
+			continue;
+		}
 		switch (d->step) {
 		case DIST_STEP_IDLE:
 			return;
@@ -1047,6 +1072,22 @@ static bool distribution_live(const struct dist *d)
 	return false;
 }
 
+/* An Update Status from a node outside the target list: one in a phase of this transfer (its BLOB ID) joined it
+ * through the group; it is queued for a Cancel (send_stray_cancel()). */
+static void note_stray(struct dist *d, const struct msg_mesh_recv *rx)
+{
+	struct md_msg md;
+
+	if (d->state != MSG_DIST_RUNNING || md_decode(rx->payload, rx->payload_len, &md) != MA_OK ||
+	    md.u.status.phase == MD_PHASE_IDLE || md.u.status.blob_id != d->blob_id || d->n_strays == DIST_STRAYS_MAX)
+		return;
+	for (uint8_t i = 0; i < d->n_strays; i++)
+		if (d->strays[i] == rx->src)
+			return;
+	d->strays[d->n_strays++] = rx->src;
+	run(d);
+}
+
 bool dist_recv(struct dist *d, const struct msg_mesh_recv *rx)
 {
 	struct dist_target *t;
@@ -1073,8 +1114,11 @@ bool dist_recv(struct dist *d, const struct msg_mesh_recv *rx)
 		return false;
 	}
 	t = find_target(d, rx->src);
-	if (!t)
+	if (!t) {
+		if (opcode == MD_OP_UPDATE_STATUS)
+			note_stray(d, rx);
 		return false;
+	}
 	d->counters.received++;
 	if (d->state == MSG_DIST_SUSPENDED) {
 		d->counters.ignored++;
@@ -1348,6 +1392,7 @@ static void begin(struct dist *d)
 	d->cancelling = false;
 	d->tx_busy = false;
 	d->tx_ready_at = 0;
+	d->n_strays = 0;
 	d->counters = (struct dist_counters){ 0 };
 	logq_printf(d->log, MSG_LOG_INFO, MODULE, "distribution %u: %u targets, image of %u bytes, %s to 0x%04x",
 		    (unsigned)d->id, (unsigned)d->total, (unsigned)d->image_size,

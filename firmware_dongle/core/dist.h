@@ -68,6 +68,12 @@
 #define DIST_SAR_MULTICAST_RETRANS_INT_STEP 0
 #endif
 
+/* A node subscribed to the group but not a target hears the group's Update Start and would take the image, and
+ * apply it at the group's Apply (a node of an earlier wave applying again). One that answers with this transfer's
+ * BLOB ID gets a Firmware Update Cancel by unicast, before the next message of the round; this many wait at once
+ * (more are cancelled when they answer again). */
+#define DIST_STRAYS_MAX 16
+
 /* Pacing without core_mesh_tx_done() (struct core_platform.has_mesh_tx_done false): one network PDU per
  * DIST_PDU_MS (Zephyr's default ext advertiser: 3 transmissions spread over ~50 ms). A stack that says busy is
  * tried again after core_mesh_tx_done() or, at the latest, DIST_BUSY_RETRY_MS. */
@@ -140,6 +146,7 @@ struct dist_counters {
 	uint32_t busy;                  /* the stack said busy */
 	uint32_t received;              /* target answers taken */
 	uint32_t ignored;               /* target answers that did not fit the round (late, duplicate, malformed) */
+	uint32_t strays;                /* nodes outside the target list that joined the transfer: sent a Cancel */
 };
 
 struct dist {
@@ -201,6 +208,10 @@ struct dist {
 	uint16_t cursor;                        /* next target (unicast attempts, unicast chunks) */
 	uint16_t chunk_cursor;                  /* next chunk (push) */
 	uint64_t retry_at;                      /* 0 while the attempt is being sent */
+
+	/* nodes outside the target list that answered with this transfer's BLOB ID, waiting for a Cancel */
+	uint16_t strays[DIST_STRAYS_MAX];
+	uint8_t n_strays;
 
 	/* transmission */
 	bool tx_busy;                           /* a message of ours is in the stack (has_mesh_tx_done) */

@@ -300,6 +300,23 @@ static const char *node_label(const struct scenario_node *n, char *buf, size_t l
 	return buf;
 }
 
+/* The node's target accepted a Firmware Update Apply (its count went up): one info line with the version it boots
+ * into and how many applies the node accepted so far, so that a test can count the applies of each node
+ * (tests/integration/campaign_crash.sh: never twice for one campaign). The version is the incoming one of target.h:
+ * major, minor, revision (LE16), build (LE32). */
+static void log_apply(const struct fleet *f, const struct scenario_node *n, const struct target *t)
+{
+	const uint8_t *v = t->flash.incoming_version;
+	char who[64], version[48] = "its scenario's new FWID or its old one";
+
+	if (t->flash.incoming_version_from != TARGET_VERSION_NONE)
+		snprintf(version, sizeof(version), "version %u.%u.%u+%lu", v[0], v[1], (unsigned)(v[2] | v[3] << 8),
+			 (unsigned long)((uint32_t)v[4] | (uint32_t)v[5] << 8 | (uint32_t)v[6] << 16 |
+					 (uint32_t)v[7] << 24));
+	fleet_log(f, MSG_LOG_INFO, "%s: Firmware Update Apply accepted: applying %s (apply %u)",
+		  node_label(n, who, sizeof(who)), version, t->applies);
+}
+
 /* What the node does with a message it could decrypt with its device key. Returns the answer's kind and fills
  * @data and *ret_len (STATUS), or -1 for no answer. */
 static int config_server(struct fleet *f, struct scenario_node *n, const struct ma_msg *req, uint8_t *data,
@@ -845,8 +862,12 @@ static void radio_deliver(struct fleet *f, uint32_t id, uint32_t node, uint64_t 
 		size_t count;
 
 		if (target_takes(f, n, m, op, &key_index)) {
+			uint32_t applies = f->targets[node]->applies;
+
 			count = target_recv(f->targets[node], now, fm->src, m->dst, m->payload, m->payload_len, out,
 					    TARGET_REPLIES_MAX);
+			if (f->targets[node]->applies != applies)
+				log_apply(f, n, f->targets[node]);
 			f->target_messages++;
 			target_answers(f, node, out, count, key_index, schedule, ctx);
 			schedule_tick(f, node, schedule, ctx);

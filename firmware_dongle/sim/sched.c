@@ -17,7 +17,7 @@ static int64_t mono_ns(void)
 
 int sched_init(struct sched *s, double speed, size_t cap)
 {
-	*s = (struct sched){ .speed = speed, .start_ns = mono_ns(), .cap = cap };
+	*s = (struct sched){ .speed = speed, .turn_ns = mono_ns(), .wait_ms = -1, .cap = cap };
 	s->heap = calloc(cap, sizeof(*s->heap));
 	return s->heap ? 0 : -ENOMEM;
 }
@@ -45,9 +45,34 @@ void sched_done(struct sched *s)
 
 uint64_t sched_now(const struct sched *s)
 {
+	return s->virtual_now;
+}
+
+void sched_turn(struct sched *s)
+{
+	int64_t now = mono_ns();
+	double real_ms = (double)(now - s->turn_ns) / 1e6;
+
 	if (s->speed == 0)
-		return s->virtual_now;
-	return (uint64_t)((double)(mono_ns() - s->start_ns) * s->speed / 1e6);
+		return;
+	if (s->wait_ms >= 0 && real_ms > s->wait_ms + SCHED_STALL_TOLERANCE_MS) {
+		s->stalled_ms += real_ms - (s->wait_ms + SCHED_STALL_TOLERANCE_MS);
+		real_ms = s->wait_ms + SCHED_STALL_TOLERANCE_MS;
+	}
+	s->virtual_exact += real_ms * s->speed;
+	s->virtual_now = (uint64_t)s->virtual_exact;
+	s->turn_ns = now;
+	s->wait_ms = -1;
+}
+
+void sched_wait(struct sched *s, int ms)
+{
+	s->wait_ms = ms;
+}
+
+double sched_stalled_ms(const struct sched *s)
+{
+	return s->stalled_ms;
 }
 
 static bool before(const struct sched_event *a, const struct sched_event *b)
@@ -109,13 +134,12 @@ uint64_t sched_next(const struct sched *s)
 
 int sched_real_delay(const struct sched *s, uint64_t at)
 {
-	uint64_t now = sched_now(s);
 	double ms;
 
 	if (at == SCHED_NEVER)
 		return -1;
-	if (at <= now || s->speed == 0)
+	if (at <= s->virtual_now || s->speed == 0)
 		return 0;
-	ms = ceil((double)(at - now) / s->speed);
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	ms = ceil(((double)at - s->virtual_exact) / s->speed - (double)(mono_ns() - s->turn_ns) / 1e6);
+	return ms <= 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }

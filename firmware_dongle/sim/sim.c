@@ -480,6 +480,7 @@ static int loop(struct sim *s)
 		struct sched_event ev;
 		uint32_t poll_ms = CORE_POLL_IDLE;
 		bool link_up;
+		int timeout;
 
 		/* before the answers: the first change after a quiet period is in the file before its status leaves */
 		save_fleet(s, now, false);
@@ -509,10 +510,13 @@ static int loop(struct sim *s)
 			wake = min_u64(wake, s->reset_at + RESET_DRAIN_MS);
 		if (s->opt->fleet_state)
 			wake = min_u64(wake, fleetstate_due(&s->fleet_state));
-		if (poll(fds, 2, sched_real_delay(&s->sched, wake)) < 0 && errno != EINTR) {
+		timeout = sched_real_delay(&s->sched, wake);
+		sched_wait(&s->sched, timeout);
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
 			sim_log(s, MSG_LOG_ERROR, "poll: %s", strerror(errno));
 			return 1;
 		}
+		sched_turn(&s->sched);  /* before the input: it happens at the time of this turn */
 		if (fds[0].revents & POLLIN)
 			on_signal(s);
 		if (fds[1].fd >= 0 && pty_is_open(&s->pty) && (fds[1].revents & POLLOUT))
@@ -520,6 +524,9 @@ static int loop(struct sim *s)
 		if (fds[1].fd >= 0 && pty_is_open(&s->pty) && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			pty_input(s);
 	}
+	if (sched_stalled_ms(&s->sched) >= 1)
+		sim_log(s, MSG_LOG_INFO, "the host held the simulator up for %.0f ms in all: not counted as mesh time",
+			sched_stalled_ms(&s->sched));
 	return s->failed ? 1 : 0;
 }
 

@@ -706,6 +706,7 @@ static void handle_update_apply(struct target *t, struct sink *s, uint64_t at, u
 		return;
 	}
 	t->flash.phase = MD_PHASE_APPLYING;
+	t->applies++;
 	update_status(t, s, at, src, MD_SUCCESS);
 	/* the app's apply callback runs once the answer is out: the node reboots into the new image */
 	t->applying_reboot = true;

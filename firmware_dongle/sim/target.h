@@ -119,6 +119,8 @@ struct target {
 	/* counters */
 	uint64_t heard;                         /* messages handled */
 	uint64_t dropped;                       /* messages while deaf, malformed ones, chunks Zephyr drops */
+	uint32_t applies;                       /* Firmware Update Applies accepted (Verification Succeeded ->
+						 * Applying) since the simulator started: the caller logs each one */
 };
 
 /* A target for @node (borrowed: it must outlive the target), its random delays drawn from @seed. Returns NULL when out

@@ -276,6 +276,12 @@ start_daemon_in() {
 	return 1
 }
 
+# kill_at_exit PID: SIGKILL PID at the end of the script as the daemons are, for a helper process the script
+# started in the background (e.g. a meshfleet-sim that outlives the daemons: campaign_crash.sh).
+kill_at_exit() {
+	_daemon_pids+=("$1")
+}
+
 # start_daemon [ARGS...]: start_daemon_in on a fresh state directory.
 start_daemon() {
 	start_daemon_in "$(new_state_dir)" "$@"

@@ -3,7 +3,8 @@
  * mesh_blob.h, mesh_access.h). Each target answers what a Zephyr Firmware Update Server + BLOB Transfer Server
  * answers, and can be given a fault: rejects the metadata, never answers, goes silent in a block, misses chunks,
  * fails verification, keeps its old FWID after apply, answers only after N retries, is unprovisioned by the
- * update, announces incompatible capabilities. Time is the fake clock: the harness jumps to the core's next
+ * update, announces incompatible capabilities; or be subscribed to the group without being a target (the
+ * Distributor must cancel it). Time is the fake clock: the harness jumps to the core's next
  * deadline, so 1,000 targets and their timeouts run in moments. */
 #include <stdlib.h>
 #include <string.h>
@@ -787,6 +788,28 @@ static void test_healthy_group(void)
 	is_int(C.counters.tx_dropped, 0, "nothing dropped on the link");
 }
 
+/* A node subscribed to the group but not in the target list hears the group's Update Start: it joins the transfer
+ * and would apply the image at the group's Apply. The Distributor cancels it as soon as it answers. */
+static void test_stray_subscriber(void)
+{
+	struct start_opts o = { .group = GROUP, .policy = MSG_DIST_POLICY_APPLY };
+	struct msg_dist_info info;
+	struct msg m;
+
+	fresh(9, true);
+	m = start_msg(&o, 0, 8);
+	m.u.dist_start.total = 8;       /* the 9th node is subscribed to the group but not a target */
+	is_int(status_of(&m), MSG_STATUS_OK, "DIST_START of 8 targets, a 9th node subscribed to the group");
+	run();
+	info = host_dist_get();
+	is_int(info.state, MSG_DIST_COMPLETED, "the 8 targets: COMPLETED");
+	is_int(info.succeeded, 8, "... all 8 succeeded");
+	printf("# stray: %u Update Start(s), phase %u, chunks %u\n", T[8].update_starts, T[8].fu_phase, T[8].chunks_rx);
+	ok(!T[8].updated, "the stray did not apply the image");
+	is_int(T[8].fu_phase, MD_PHASE_IDLE, "it is Idle (cancelled)");
+	is_int(C.dist.counters.strays, 1, "one Firmware Update Cancel to it");
+}
+
 static void test_faults(void)
 {
 	struct start_opts o = { .group = GROUP, .policy = MSG_DIST_POLICY_APPLY };
@@ -1234,6 +1257,7 @@ int main(void)
 	test_memory();
 	test_reask_rule();
 	test_healthy_group();
+	test_stray_subscriber();
 	test_faults();
 	test_late_beyond_retries();
 	test_all_fail();

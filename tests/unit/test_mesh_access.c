@@ -6,50 +6,19 @@
 #include <stdlib.h>
 
 #include "mesh_access.h"
+#include "mesh_vectors.h"
 #include "tap.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static void hex_line(const char *label, const uint8_t *p, size_t len)
-{
-	printf("#   %s (%zu bytes):", label, len);
-	for (size_t i = 0; i < len; i++)
-		printf("%s%02x", i % 32 == 0 ? "\n#     " : " ", p[i]);
-	printf("\n");
-}
-
-static bool is_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len, const char *what)
-{
-	bool same = got_len == want_len && (want_len == 0 || memcmp(got, want, want_len) == 0);
-
-	if (!ok(same, "%s", what)) {
-		hex_line("got", got, got_len);
-		hex_line("expected", want, want_len);
-	}
-	return same;
-}
 
 /* ma_decode() on an exact heap copy of @p[0..len), freed on return: only for the verdict and the copied fields,
  * never for borrowed pointers. */
 static enum ma_status decode_copy(const uint8_t *p, size_t len, struct ma_msg *ret)
 {
-	uint8_t *copy = malloc(len ? len : 1);
-	enum ma_status st;
+	uint8_t *copy = exact_copy(p, len);
+	enum ma_status st = ma_decode(copy, len, ret);
 
-	if (!copy)
-		abort();
-	if (len)
-		memcpy(copy, p, len);
-	st = ma_decode(copy, len, ret);
 	free(copy);
 	return st;
 }
-
-#define is_status(got, want, ...) do { \
-	enum ma_status g_ = (got), w_ = (want); \
-	if (!tap_report(g_ == w_, __FILE__, __LINE__, __VA_ARGS__)) \
-		printf("#   got: %s\n#   expected: %s\n", ma_status_to_string(g_), ma_status_to_string(w_)); \
-} while (0)
 
 /* ---------------------------------------------------------------- the vectors */
 
