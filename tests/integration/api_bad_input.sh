@@ -120,6 +120,9 @@ for f in last_seen created_at updated_at; do
 	both "read-only $f" 400 invalid_field "\"$f\":\"2026-01-01T00:00:00Z\""
 	both "read-only $f null" 400 invalid_field "\"$f\":null"
 done
+for f in elements provisioned dfu_capable reachable hops; do
+	both "read-only $f" 400 invalid_field "\"$f\":1"
+done
 patch_bad "address (read-only on PATCH)" 400 invalid_field '{"name":"changed","address":16}'
 patch_bad "address to another value" 400 invalid_field '{"name":"changed","address":18}'
 
