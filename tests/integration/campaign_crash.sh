@@ -54,24 +54,14 @@ TRIGGER_JITTER_MS=20                    # ... and up to this much after it
 PREPARING_KILL=${CRASH_PREPARING_KILL:-2} # the kill that waits for wave 1's preparing (first campaign; 0: none)
 
 # --- the fleet: addresses 0x0100.. ---
-addr() { printf '0x%04X' $((0x0100 + $1)); }
+addr() { fleet_addr "$1"; }
 REJECT=$(addr 7)
 NOVERIFY=$(addr 16)
 KEEPOLD=$(addr 25)
 scenario="$MF_TMP/fleet-scenario.json"
-jq -n --argjson n $N --arg fwid $OLD_FWID --arg r "$REJECT" --arg nv "$NOVERIFY" --arg ko "$KEEPOLD" '
-	def hex4: . as $v | [range(3; -1; -1) | ($v / pow(16; .) | floor) % 16] |
-		map("0123456789abcdef"[.:.+1]) | join("");
-	{ description: "campaign_crash.sh: 30 nodes, three faulty",
-	  nodes: [range(0; $n) | . as $i | ("0x" + ((256 + $i) | hex4 | ascii_upcase)) as $a |
-		{ name: ("node-" + ($i | tostring)), address: $a,
-		  uuid: ("6d657368666c65657400" + "0000" + ((256 + $i) | hex4) + "0000"),
-		  fwid: $fwid,
-		  target: { verify_ms: 2000, reboot_ms: 2000 } }
-		| if .address == $r then .faults = { rejects_metadata: true }
-		  elif .address == $nv then .faults = { fails_verification: true }
-		  elif .address == $ko then .faults = { keeps_old_firmware: true }
-		  else . end ] }' >"$scenario"
+fleet_scenario $N $OLD_FWID "campaign_crash.sh: 30 nodes, three faulty" '{"target":{"verify_ms":2000,"reboot_ms":2000}}' \
+	"{\"$REJECT\":{\"rejects_metadata\":true},\"$NOVERIFY\":{\"fails_verification\":true},
+	  \"$KEEPOLD\":{\"keeps_old_firmware\":true}}" >"$scenario"
 ok $? "a scenario of $N nodes"
 cdb="$MF_TMP/fleet-cdb.json"
 if ! "$SIM" --scenario "$scenario" --export-cdb "$cdb" >"$MF_TMP/sim.out" 2>&1; then

@@ -16,26 +16,16 @@ N=50
 OLD_FWID=59000100000000000000           # company 0x0059, version 1.0.0+0
 
 # --- the fleet: addresses 0x0100.. ---
-addr() { printf '0x%04X' $((0x0100 + $1)); }
+addr() { fleet_addr "$1"; }
 REJECT1=$(addr 7)
 REJECT2=$(addr 23)
 NOVERIFY=$(addr 31)
 KEEPOLD=$(addr 44)
 scenario="$MF_TMP/fleet-scenario.json"
-jq -n --argjson n $N --arg fwid $OLD_FWID --arg r1 "$REJECT1" --arg r2 "$REJECT2" --arg nv "$NOVERIFY" \
-	--arg ko "$KEEPOLD" '
-	def hex4: . as $v | [range(3; -1; -1) | ($v / pow(16; .) | floor) % 16] |
-		map("0123456789abcdef"[.:.+1]) | join("");
-	{ description: "campaign_run.sh: 50 nodes, 5% loss, four faulty",
-	  nodes: [range(0; $n) | . as $i | ("0x" + ((256 + $i) | hex4 | ascii_upcase)) as $a |
-		{ name: ("node-" + ($i | tostring)), address: $a,
-		  uuid: ("6d657368666c65657400" + "0000" + ((256 + $i) | hex4) + "0000"),
-		  fwid: $fwid, loss_rate: 0.05,
-		  target: { verify_ms: 100, reboot_ms: 500 } }
-		| if .address == $r1 or .address == $r2 then .faults = { rejects_metadata: true }
-		  elif .address == $nv then .faults = { fails_verification: true }
-		  elif .address == $ko then .faults = { keeps_old_firmware: true }
-		  else . end ] }' >"$scenario"
+fleet_scenario $N $OLD_FWID "campaign_run.sh: 50 nodes, 5% loss, four faulty" \
+	'{"loss_rate":0.05,"target":{"verify_ms":100,"reboot_ms":500}}' \
+	"{\"$REJECT1\":{\"rejects_metadata\":true},\"$REJECT2\":{\"rejects_metadata\":true},
+	  \"$NOVERIFY\":{\"fails_verification\":true},\"$KEEPOLD\":{\"keeps_old_firmware\":true}}" >"$scenario"
 ok $? "a scenario of $N nodes"
 cdb="$MF_TMP/fleet-cdb.json"
 if ! "$SIM" --scenario "$scenario" --export-cdb "$cdb" >"$MF_TMP/sim.out" 2>&1; then

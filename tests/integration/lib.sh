@@ -491,3 +491,25 @@ raw_http() {
 	timeout "$CURL_TIMEOUT_S" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; printf "%b" "$2" >&3; cat <&3' \
 		raw_http "$PORT" "$1"
 }
+
+# --- simulated fleets ---------------------------------------------------------------------------------------
+
+# fleet_addr I: the address of node I of a fleet_scenario(), 0x0100 + I, as the scenario writes it ("0x0107").
+fleet_addr() {
+	printf '0x%04X' $((0x0100 + $1))
+}
+
+# fleet_scenario N FWID DESCRIPTION [NODE_JSON [FAULTS_JSON]]: prints a meshfleet-sim scenario of N update targets
+# node-0.. at fleet_addr 0.. (UUIDs made from the address), each running FWID and merged with the JSON object
+# NODE_JSON (say '{"loss_rate":0.05,"target":{"verify_ms":100}}'); FAULTS_JSON maps addresses to their faults
+# ('{"0x0107":{"rejects_metadata":true}}').
+fleet_scenario() {
+	jq -n --argjson n "$1" --arg fwid "$2" --arg d "$3" --argjson node "${4:-"{}"}" --argjson faults "${5:-"{}"}" '
+	def hex4: . as $v | [range(3; -1; -1) | ($v / pow(16; .) | floor) % 16] |
+		map("0123456789abcdef"[.:.+1]) | join("");
+	{ description: $d,
+	  nodes: [range(0; $n) | . as $i | ("0x" + ((256 + $i) | hex4 | ascii_upcase)) as $a |
+		{ name: ("node-" + ($i | tostring)), address: $a,
+		  uuid: ("6d657368666c65657400" + "0000" + ((256 + $i) | hex4) + "0000"), fwid: $fwid } + $node
+		| if $faults[$a] then .faults = $faults[$a] else . end ] }'
+}
