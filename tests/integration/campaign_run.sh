@@ -114,7 +114,7 @@ if start_daemon --config "$conf" --dongle "sim:$scenario"; then
 	is "$(jq -r '[.state, (.eta.s | type), (.eta.later_waves_s > 0), (.eta.at | type)] | join(" ")' <<<"$BODY")" \
 		"running number true string" "a running campaign has an ETA: seconds, the later waves' share, a time"
 	like "$("$CTL" --url "$BASE" campaign show $rollout 2>&1)" \
-		$'\nETA [0-9]+(s|m[0-9]{2}s|h[0-9]{2}m), at 20[0-9-]+T[0-9:]+Z \(from the radio model' \
+		$'\nETA [0-9]+(s|m[0-9]{2}s|h[0-9]{2}m), at 20[0-9-]+T[0-9:]+Z \(from (the radio model|this campaign)' \
 		"meshfleetctl campaign show prints it"
 	if wait_campaign $rollout completed paused; then
 		json_is .state completed "the rollout completes (reason: $(json_value .reason))"
