@@ -34,7 +34,7 @@
 #define ENGINE_FLUSH_MS 500             /* target results are written at most this often: <= 2 commits/s */
 #define ENGINE_TICK_MS 1000             /* scheduled starts, maintenance windows, waits */
 #define ENGINE_PASSES_MAX 64            /* passes of one engine run before the loop gets its turn */
-#define ENGINE_MULTICAST_MIN_TARGETS 5  /* the Distributor's rule (docs/distribution.md): fewer go by unicast */
+#define ENGINE_MULTICAST_MIN_TARGETS 2  /* the Distributor's rule (docs/distribution.md): fewer go by unicast */
 #define ENGINE_WRITES_MAX 32767         /* target results waiting for the next flush */
 
 struct engine_options {

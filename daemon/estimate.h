@@ -25,7 +25,7 @@
 #include "radio.h"
 
 /* The Distributor's constants this module mirrors (firmware_dongle/core/dist.h; the daemon does not link the core) */
-#define ESTIMATE_MULTICAST_MIN_TARGETS 5        /* DIST_MULTICAST_MIN_TARGETS */
+#define ESTIMATE_MULTICAST_MIN_TARGETS 2        /* DIST_MULTICAST_MIN_TARGETS */
 #define ESTIMATE_CHUNK_HEADER 3                 /* Chunk Transfer: opcode (1) + chunk number (2) */
 #define ESTIMATE_TTL_UNSET 0xFF                 /* Zephyr's client counts TTL 0xFF as ESTIMATE_TTL_AS_DEFAULT */
 #define ESTIMATE_TTL_AS_DEFAULT 7

@@ -43,14 +43,17 @@
 					 * that is longer */
 
 /* Group or unicast (radio-model.md 2.3 and 2.5; docs/distribution.md "Addressing"):
- * - a wave of fewer than DIST_MULTICAST_MIN_TARGETS targets goes by unicast even when a group is given: a
+ * - a wave of one target goes by unicast even when a group is given. With Zephyr's default SAR settings a
  *   segmented chunk to a group costs 3 SAR rounds + 2 x 250 ms (1.55 s for 65 B with ext adv) against 0.35 s by
- *   unicast, 4.4 x more, and an unsegmented one costs the same either way, so multicast pays from 5 targets on;
+ *   unicast, 4.4 x more, and multicast paid from 5 targets on; with the dongle's own settings for group messages
+ *   (DIST_SAR_MULTICAST_*: one pass, no retransmission) a group chunk costs no more than one unicast chunk, which
+ *   waits for its segment ack, so the group pays from 2 targets on (a 182 KB image to 3 targets: 2,943 s by
+ *   unicast, about 1,000 s to the group, radio_bound());
  * - in a group round, the targets that have not answered after a retry are asked again by unicast when that is
  *   cheaper than the group: k unicast asks cost k x DIST_UNICAST_ASK_MS (2 PDU times + wait), a group ask
  *   max(DIST_GROUP_ROUND_MIN_MS, N x DIST_GROUP_REPLY_US) because every one of the N active targets answers again
  *   (3 transmissions x 1.5 ms each). At N = 1000: unicast below 45 silent targets. */
-#define DIST_MULTICAST_MIN_TARGETS 5
+#define DIST_MULTICAST_MIN_TARGETS 2
 #define DIST_UNICAST_ASK_MS 100
 #define DIST_GROUP_ROUND_MIN_MS 300
 #define DIST_GROUP_REPLY_US 4500

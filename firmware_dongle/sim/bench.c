@@ -676,7 +676,7 @@ int bench_report(const struct bench *b, FILE *out, FILE *wall_out, const char *j
 	struct outcome oc[OUTCOMES_MAX];
 	size_t n_oc = outcomes(b, oc);
 	double total_s = (double)b->virtual_ms / MS_PER_S, data_s = (double)b->data_us / US_PER_S;
-	struct radio_bound bound;
+	struct radio_bound bound = { 0 };
 	const char *bound_mode = "";
 	bool have_bound = bound_of(b, &bound, &bound_mode);
 	uint32_t ok = 0, failed = 0, listed = 0;

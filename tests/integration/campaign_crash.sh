@@ -182,11 +182,9 @@ import_image() {
 	[ "$STATUS" = 201 ] || diag "$BODY"
 }
 
-# create NAME: a campaign of the image IMAGE to every node, started; sets CID. A canary of 5, so that every wave goes to
-# the group: a unicast canary of 3 sometimes fails all three with transfer_rejected, in a run without kills too
-# (reported), which would make the comparison with the reference a matter of luck. One attempt per node (a retry wave
-# would apply the node that keeps its old firmware again, rightly); thresholds that never pause it, so that the
-# campaign runs its 3 waves whatever the canary holds.
+# create NAME: a campaign of the image IMAGE to every node, started; sets CID. A canary of 5. One attempt per node
+# (a retry wave would apply the node that keeps its old firmware again, rightly); thresholds that never pause it, so
+# that the campaign runs its 3 waves whatever the canary holds.
 create() {
 	post_json /api/v1/campaigns "{\"name\":\"$1\",\"firmware\":\"$IMAGE\",\"targets\":{\"filter\":{}},
 		\"plan\":{\"canary\":5,\"percent\":50},\"success_threshold\":0,\"error_threshold\":100,

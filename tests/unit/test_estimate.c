@@ -82,7 +82,8 @@ static void test_waves(void)
 	radio_params_zephyr_default(&p);
 	check_wave(&p, 100, 1, false, 0xC001, RADIO_BOUND_GROUP, false, "100 targets, a group");
 	check_wave(&p, 5, 3, false, 0xC001, RADIO_BOUND_GROUP, false, "5 targets 3 hops away, a group");
-	check_wave(&p, 4, 1, false, 0xC001, RADIO_BOUND_UNICAST, true, "4 targets: unicast (below 5)");
+	check_wave(&p, 2, 1, false, 0xC001, RADIO_BOUND_GROUP, false, "2 targets, a group");
+	check_wave(&p, 1, 1, false, 0xC001, RADIO_BOUND_UNICAST, true, "1 target: unicast (below 2)");
 	check_wave(&p, 20, 2, false, 0, RADIO_BOUND_UNICAST, true, "20 targets, no group: unicast");
 	check_wave(&p, 20, 1, true, 0xC001, RADIO_BOUND_UNICAST, false, "pull mode: chunks by unicast");
 	in.targets = 0;
@@ -174,7 +175,7 @@ static void test_campaign(struct db *db)
 		struct radio_params dongle = p;
 
 		is_int(targets, i == 0 ? 2 : 10, "wave %zu: its targets", i);
-		is_int(unicast, i == 0, "wave %zu: %s", i, i == 0 ? "2 targets go by unicast" : "10 go to the group");
+		is_int(unicast, false, "wave %zu: %s", i, i == 0 ? "2 targets go to the group" : "10 go to the group");
 		/* the dongle's own SAR settings for group messages: no retransmission */
 		dongle.sar_multicast_retrans_count = 0;
 		dongle.sar_multicast_retrans_int_step = 0;
