@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,19 @@ void api_reply_list_error(struct http_response *res, int error)
 		http_reply_error(res, 500, "internal_error", "out of memory");
 	else
 		api_reply_db_error(res, error);
+}
+
+int api_input_fail(struct api_input_error *err, const char *code, const char *path, const char *fmt, ...)
+{
+	char reason[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	err->code = code;
+	snprintf(err->message, sizeof(err->message), "%s: %s", path, reason);
+	return -EINVAL;
 }
 
 int api_query_uint(const struct http_request *req, const char *name, uint64_t min, uint64_t max, uint64_t *value,

@@ -49,6 +49,16 @@ struct api {
 extern const struct http_route api_routes[];
 extern const size_t api_n_routes;
 
+/* Why a request body was refused: an API error code and a message that starts with the field's JSON path. */
+struct api_input_error {
+	const char *code;
+	char message[512];
+};
+
+/* Fills @err with @code and "PATH: reason"; returns -EINVAL, for `return api_input_fail(...)`. */
+__attribute__((format(printf, 4, 5)))
+int api_input_fail(struct api_input_error *err, const char *code, const char *path, const char *fmt, ...);
+
 /* Answers a failed database call: 503 when the database cannot serve now, 500 otherwise. */
 void api_reply_db_error(struct http_response *res, int error);
 /* The failure of a list walk: -ENOMEM (500) or a database error (api_reply_db_error). */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +23,6 @@
 #define UNKNOWN_NAMED_MAX 8                     /* unknown node addresses named in an error message */
 #define RESPONSE_MAX_BYTES (4u << 20)
 
-/* Why a body was refused: an API error code and a message that starts with the field's path. */
-struct input_error {
-	const char *code;
-	char message[512];
-};
-
-__attribute__((format(printf, 4, 5)))
-static int input_fail(struct input_error *err, const char *code, const char *path, const char *fmt, ...)
-{
-	char reason[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	err->code = code;
-	snprintf(err->message, sizeof(err->message), "%s: %s", path, reason);
-	return -EINVAL;
-}
-
 /* What a body says, beyond struct campaign. Borrowed strings point into the request's JSON. */
 struct create_input {
 	struct campaign c;
@@ -55,66 +34,66 @@ struct create_input {
 };
 
 /* An unsigned integer in @min..@max, given as a JSON integer (not a string, a real or a boolean). */
-static int get_uint(json_t *v, const char *path, uint64_t min, uint64_t max, uint64_t *ret, struct input_error *err)
+static int get_uint(json_t *v, const char *path, uint64_t min, uint64_t max, uint64_t *ret, struct api_input_error *err)
 {
 	json_int_t n;
 
 	if (!json_is_integer(v))
-		return input_fail(err, "invalid_field", path, "expected an integer from %llu to %llu",
-				  (unsigned long long)min, (unsigned long long)max);
+		return api_input_fail(err, "invalid_field", path, "expected an integer from %llu to %llu",
+				      (unsigned long long)min, (unsigned long long)max);
 	n = json_integer_value(v);
 	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
-		return input_fail(err, "invalid_field", path, "%lld is out of range %llu..%llu", (long long)n,
-				  (unsigned long long)min, (unsigned long long)max);
+		return api_input_fail(err, "invalid_field", path, "%lld is out of range %llu..%llu", (long long)n,
+				      (unsigned long long)min, (unsigned long long)max);
 	*ret = (uint64_t)n;
 	return 0;
 }
 
 /* A 16-bit value given as an integer or as a decimal / "0x" string (ids and addresses, as elsewhere in the API). */
-static int get_id(json_t *v, const char *path, uint64_t min, uint64_t max, uint64_t *ret, struct input_error *err)
+static int get_id(json_t *v, const char *path, uint64_t min, uint64_t max, uint64_t *ret, struct api_input_error *err)
 {
 	if (json_is_string(v)) {
 		if (parse_uint(json_string_value(v), min, max, ret) < 0)
-			return input_fail(err, "invalid_field", path, "'%s' is not a number from 0x%llx to 0x%llx",
-					  json_string_value(v), (unsigned long long)min, (unsigned long long)max);
+			return api_input_fail(err, "invalid_field", path, "'%s' is not a number from 0x%llx to 0x%llx",
+					      json_string_value(v), (unsigned long long)min, (unsigned long long)max);
 		return 0;
 	}
 	return get_uint(v, path, min, max, ret, err);
 }
 
-static int get_time(json_t *v, const char *path, int64_t *ret, struct input_error *err)
+static int get_time(json_t *v, const char *path, int64_t *ret, struct api_input_error *err)
 {
 	if (!json_is_string(v) || time_parse_rfc3339(json_string_value(v), ret) < 0)
-		return input_fail(err, "invalid_field", path, "expected an RFC 3339 time such as "
-				  "\"2026-11-23T20:00:00Z\"");
+		return api_input_fail(err, "invalid_field", path, "expected an RFC 3339 time such as "
+				      "\"2026-11-23T20:00:00Z\"");
 	return 0;
 }
 
-static int parse_tags(json_t *v, const char *path, const char **out, size_t *ret_n, struct input_error *err)
+static int parse_tags(json_t *v, const char *path, const char **out, size_t *ret_n, struct api_input_error *err)
 {
 	size_t i;
 	json_t *tag;
 
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CAMPAIGN_TAGS_MAX)
-		return input_fail(err, "invalid_field", path, "expected an array of 1 to %d tags", CAMPAIGN_TAGS_MAX);
+		return api_input_fail(err, "invalid_field", path, "expected an array of 1 to %d tags", CAMPAIGN_TAGS_MAX);
 	json_array_foreach(v, i, tag) {
 		if (!json_is_string(tag) || !node_tag_valid(json_string_value(tag)))
-			return input_fail(err, "invalid_field", path, "element %zu: a tag is 1 to %d characters from "
-					  "A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
+			return api_input_fail(err, "invalid_field", path, "element %zu: a tag is 1 to %d characters from "
+					      "A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
 		out[i] = json_string_value(tag);
 	}
 	*ret_n = json_array_size(v);
 	return 0;
 }
 
-static int parse_filter(json_t *obj, struct create_input *in, struct input_error *err)
+static int parse_filter(json_t *obj, struct create_input *in, struct api_input_error *err)
 {
 	const char *key;
 	json_t *v;
 	char path[96];
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", "targets.filter", "expected an object (empty: every node)");
+		return api_input_fail(err, "invalid_field", "targets.filter", "expected an object (empty: every node)");
 	json_object_foreach(obj, key, v) {
 		uint64_t n;
 		int r = 0;
@@ -131,8 +110,8 @@ static int parse_filter(json_t *obj, struct create_input *in, struct input_error
 			size_t len = s ? strlen(s) : 0;
 
 			if (!s || len == 0 || len % 2 || len > 2 * NODE_FWID_MAX || hex_decode(s, len, in->fwid_prefix) < 0)
-				r = input_fail(err, "invalid_field", path, "expected 2 to %d hex digits: the node's "
-					       "firmware ID or its beginning", 2 * NODE_FWID_MAX);
+				r = api_input_fail(err, "invalid_field", path, "expected 2 to %d hex digits: the node's "
+						   "firmware ID or its beginning", 2 * NODE_FWID_MAX);
 			else {
 				in->sel.fwid_prefix = in->fwid_prefix;
 				in->sel.fwid_prefix_len = len / 2;
@@ -144,8 +123,8 @@ static int parse_filter(json_t *obj, struct create_input *in, struct input_error
 			r = parse_tags(v, path, in->tags_any, &in->sel.n_tags_any, err);
 			in->sel.tags_any = in->tags_any;
 		} else {
-			r = input_fail(err, "unknown_field", path, "unknown field (known: company_id, product_id, "
-				       "firmware_id, tags_all, tags_any)");
+			r = api_input_fail(err, "unknown_field", path, "unknown field (known: company_id, product_id, "
+					   "firmware_id, tags_all, tags_any)");
 		}
 		if (r < 0)
 			return r;
@@ -153,7 +132,7 @@ static int parse_filter(json_t *obj, struct create_input *in, struct input_error
 	return 0;
 }
 
-static int parse_targets(json_t *obj, struct create_input *in, struct input_error *err)
+static int parse_targets(json_t *obj, struct create_input *in, struct api_input_error *err)
 {
 	json_t *nodes = json_object_get(obj, "nodes"), *filter = json_object_get(obj, "filter"), *v;
 	const char *key;
@@ -161,22 +140,22 @@ static int parse_targets(json_t *obj, struct create_input *in, struct input_erro
 	size_t i;
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", "targets", "expected {\"nodes\": [...]} or {\"filter\": {...}}");
+		return api_input_fail(err, "invalid_field", "targets", "expected {\"nodes\": [...]} or {\"filter\": {...}}");
 	json_object_foreach(obj, key, v)
 		if (strcmp(key, "nodes") != 0 && strcmp(key, "filter") != 0)
-			return input_fail(err, "unknown_field", "targets", "unknown field '%.40s' (known: nodes, "
-					  "filter)", key);
+			return api_input_fail(err, "unknown_field", "targets", "unknown field '%.40s' (known: nodes, "
+					      "filter)", key);
 	if (nodes && filter)
-		return input_fail(err, "invalid_field", "targets", "give nodes or filter, not both");
+		return api_input_fail(err, "invalid_field", "targets", "give nodes or filter, not both");
 	if (!nodes && !filter)
-		return input_fail(err, "missing_field", "targets", "give nodes (a list of addresses) or filter");
+		return api_input_fail(err, "missing_field", "targets", "give nodes (a list of addresses) or filter");
 	in->sel.company_id = NODE_ID_UNKNOWN;
 	in->sel.product_id = NODE_ID_UNKNOWN;
 	if (filter)
 		return parse_filter(filter, in, err);
 	if (!json_is_array(nodes) || json_array_size(nodes) == 0 || json_array_size(nodes) > CAMPAIGN_TARGETS_MAX)
-		return input_fail(err, "invalid_field", "targets.nodes", "expected an array of 1 to %d node "
-				  "addresses", CAMPAIGN_TARGETS_MAX);
+		return api_input_fail(err, "invalid_field", "targets.nodes", "expected an array of 1 to %d node "
+				      "addresses", CAMPAIGN_TARGETS_MAX);
 	in->addresses = calloc(json_array_size(nodes), sizeof(*in->addresses));
 	seen = calloc(MESH_UNICAST_MAX + 1, 1);
 	if (!in->addresses || !seen) {
@@ -191,8 +170,8 @@ static int parse_targets(json_t *obj, struct create_input *in, struct input_erro
 
 		snprintf(path, sizeof(path), "targets.nodes[%zu]", i);
 		if (get_id(v, path, MESH_UNICAST_MIN, MESH_UNICAST_MAX, &a, err) < 0 ||
-		    (seen[a]++ && input_fail(err, "invalid_field", path, "0x%04llx is given twice",
-					     (unsigned long long)a) < 0)) {
+		    (seen[a]++ && api_input_fail(err, "invalid_field", path, "0x%04llx is given twice",
+						 (unsigned long long)a) < 0)) {
 			free(seen);
 			return -EINVAL;
 		}
@@ -204,7 +183,7 @@ static int parse_targets(json_t *obj, struct create_input *in, struct input_erro
 	return 0;
 }
 
-static int parse_plan(json_t *obj, struct campaign *c, struct input_error *err)
+static int parse_plan(json_t *obj, struct campaign *c, struct api_input_error *err)
 {
 	const char *key;
 	json_t *v;
@@ -212,8 +191,8 @@ static int parse_plan(json_t *obj, struct campaign *c, struct input_error *err)
 	bool size = false, percent = false;
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", "plan", "expected {\"canary\": K, \"size\": N} or "
-				  "{\"canary\": K, \"percent\": P}");
+		return api_input_fail(err, "invalid_field", "plan", "expected {\"canary\": K, \"size\": N} or "
+				      "{\"canary\": K, \"percent\": P}");
 	json_object_foreach(obj, key, v) {
 		uint64_t n;
 		int r;
@@ -231,33 +210,33 @@ static int parse_plan(json_t *obj, struct campaign *c, struct input_error *err)
 			c->wave_percent = (uint32_t)n;
 			percent = true;
 		} else {
-			r = input_fail(err, "unknown_field", path, "unknown field (known: canary, size, percent)");
+			r = api_input_fail(err, "unknown_field", path, "unknown field (known: canary, size, percent)");
 		}
 		if (r < 0)
 			return r;
 	}
 	if (size && percent)
-		return input_fail(err, "invalid_field", "plan", "give size or percent, not both");
+		return api_input_fail(err, "invalid_field", "plan", "give size or percent, not both");
 	if (size)
 		c->wave_percent = 0;
 	return 0;
 }
 
-static int parse_apply(json_t *obj, struct campaign *c, int64_t now, struct input_error *err)
+static int parse_apply(json_t *obj, struct campaign *c, int64_t now, struct api_input_error *err)
 {
 	json_t *policy = json_object_get(obj, "policy"), *window = json_object_get(obj, "window"), *v;
 	const char *key, *p;
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", "apply", "expected {\"policy\": \"immediate\" | "
-				  "\"verify_only\" | \"window\", \"window\": {\"start\": ..., \"end\": ...}}");
+		return api_input_fail(err, "invalid_field", "apply", "expected {\"policy\": \"immediate\" | "
+				      "\"verify_only\" | \"window\", \"window\": {\"start\": ..., \"end\": ...}}");
 	json_object_foreach(obj, key, v)
 		if (strcmp(key, "policy") != 0 && strcmp(key, "window") != 0)
-			return input_fail(err, "unknown_field", "apply", "unknown field '%.40s' (known: policy, "
-					  "window)", key);
+			return api_input_fail(err, "unknown_field", "apply", "unknown field '%.40s' (known: policy, "
+					      "window)", key);
 	p = json_is_string(policy) ? json_string_value(policy) : NULL;
 	if (!policy)
-		return input_fail(err, "missing_field", "apply.policy", "required: immediate, verify_only or window");
+		return api_input_fail(err, "missing_field", "apply.policy", "required: immediate, verify_only or window");
 	if (p && strcmp(p, "immediate") == 0)
 		c->apply_policy = CAMPAIGN_APPLY_IMMEDIATE;
 	else if (p && strcmp(p, "verify_only") == 0)
@@ -265,15 +244,15 @@ static int parse_apply(json_t *obj, struct campaign *c, int64_t now, struct inpu
 	else if (p && strcmp(p, "window") == 0)
 		c->apply_policy = CAMPAIGN_APPLY_WINDOW;
 	else
-		return input_fail(err, "invalid_field", "apply.policy", "expected immediate, verify_only or window");
+		return api_input_fail(err, "invalid_field", "apply.policy", "expected immediate, verify_only or window");
 	if (c->apply_policy != CAMPAIGN_APPLY_WINDOW) {
 		if (window)
-			return input_fail(err, "invalid_field", "apply.window", "only with policy window");
+			return api_input_fail(err, "invalid_field", "apply.window", "only with policy window");
 		return 0;
 	}
 	if (!json_is_object(window))
-		return input_fail(err, json_is_null(window) || !window ? "missing_field" : "invalid_field",
-				  "apply.window", "policy window needs {\"start\": TIME, \"end\": TIME}");
+		return api_input_fail(err, json_is_null(window) || !window ? "missing_field" : "invalid_field",
+				      "apply.window", "policy window needs {\"start\": TIME, \"end\": TIME}");
 	json_object_foreach(window, key, v) {
 		int r;
 
@@ -282,21 +261,21 @@ static int parse_apply(json_t *obj, struct campaign *c, int64_t now, struct inpu
 		else if (strcmp(key, "end") == 0)
 			r = get_time(v, "apply.window.end", &c->window_end, err);
 		else
-			r = input_fail(err, "unknown_field", "apply.window", "unknown field '%.40s' (known: start, "
-				       "end)", key);
+			r = api_input_fail(err, "unknown_field", "apply.window", "unknown field '%.40s' (known: start, "
+					   "end)", key);
 		if (r < 0)
 			return r;
 	}
 	if (!c->window_start || !c->window_end)
-		return input_fail(err, "missing_field", "apply.window", "both start and end are required");
+		return api_input_fail(err, "missing_field", "apply.window", "both start and end are required");
 	if (c->window_end <= c->window_start)
-		return input_fail(err, "invalid_field", "apply.window", "end must be after start");
+		return api_input_fail(err, "invalid_field", "apply.window", "end must be after start");
 	if (c->window_end <= now)
-		return input_fail(err, "invalid_field", "apply.window.end", "is in the past");
+		return api_input_fail(err, "invalid_field", "apply.window.end", "is in the past");
 	return 0;
 }
 
-static int parse_transfer(json_t *obj, struct create_input *in, struct input_error *err)
+static int parse_transfer(json_t *obj, struct create_input *in, struct api_input_error *err)
 {
 	struct campaign *c = &in->c;
 	const char *key;
@@ -304,8 +283,8 @@ static int parse_transfer(json_t *obj, struct create_input *in, struct input_err
 	char path[64];
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", "transfer", "expected an object (mode, ttl, timeout_base, "
-				  "group_address, block_size_log, chunk_size)");
+		return api_input_fail(err, "invalid_field", "transfer", "expected an object (mode, ttl, timeout_base, "
+				      "group_address, block_size_log, chunk_size)");
 	json_object_foreach(obj, key, v) {
 		uint64_t n = 0;
 		int r;
@@ -320,12 +299,12 @@ static int parse_transfer(json_t *obj, struct create_input *in, struct input_err
 			else if (strcmp(s, "pull") == 0)
 				c->mode = CAMPAIGN_TRANSFER_PULL;
 			else
-				r = input_fail(err, "invalid_field", path, "expected push or pull");
+				r = api_input_fail(err, "invalid_field", path, "expected push or pull");
 		} else if (strcmp(key, "ttl") == 0) {
 			r = get_uint(v, path, 0, CAMPAIGN_TTL_MAX, &n, err);
 			if (r == 0 && n == 1)
-				r = input_fail(err, "invalid_field", path, "1 is not a valid TTL (0, or 2 to %d)",
-					       CAMPAIGN_TTL_MAX);
+				r = api_input_fail(err, "invalid_field", path, "1 is not a valid TTL (0, or 2 to %d)",
+						   CAMPAIGN_TTL_MAX);
 			c->ttl = (uint8_t)n;
 		} else if (strcmp(key, "timeout_base") == 0) {
 			r = get_uint(v, path, 0, UINT16_MAX, &n, err);
@@ -343,10 +322,10 @@ static int parse_transfer(json_t *obj, struct create_input *in, struct input_err
 							   &n, err);
 			c->chunk_size = (uint16_t)n;
 		} else if (strcmp(key, "group_allocated") == 0) {
-			r = input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
+			r = api_input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
 		} else {
-			r = input_fail(err, "unknown_field", path, "unknown field (known: mode, ttl, timeout_base, "
-				       "group_address, block_size_log, chunk_size)");
+			r = api_input_fail(err, "unknown_field", path, "unknown field (known: mode, ttl, timeout_base, "
+					   "group_address, block_size_log, chunk_size)");
 		}
 		if (r < 0)
 			return r;
@@ -363,14 +342,14 @@ static bool has_control_char(const char *s)
 }
 
 /* Reads the body into @in. Returns 0 or -EINVAL/-ENOMEM with @err set. */
-static int parse_create(json_t *root, struct create_input *in, int64_t now, struct input_error *err)
+static int parse_create(json_t *root, struct create_input *in, int64_t now, struct api_input_error *err)
 {
 	struct campaign *c = &in->c;
 	const char *key;
 	json_t *v;
 
 	if (!json_is_object(root))
-		return input_fail(err, "invalid_field", "body", "expected a campaign object");
+		return api_input_fail(err, "invalid_field", "body", "expected a campaign object");
 	json_object_foreach(root, key, v) {
 		uint64_t n;
 		int r = 0;
@@ -379,15 +358,15 @@ static int parse_create(json_t *root, struct create_input *in, int64_t now, stru
 			const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 
 			if (!s || !*s || strlen(s) > CAMPAIGN_NAME_MAX || has_control_char(s))
-				r = input_fail(err, "invalid_field", "name", "expected 1 to %d bytes of text without "
-					       "control characters", CAMPAIGN_NAME_MAX);
+				r = api_input_fail(err, "invalid_field", "name", "expected 1 to %d bytes of text without "
+						   "control characters", CAMPAIGN_NAME_MAX);
 			else
 				snprintf(c->name, sizeof(c->name), "%s", s);
 			in->have_name = true;
 		} else if (strcmp(key, "firmware") == 0) {
 			if (!json_is_string(v) || !firmware_id_valid(json_string_value(v)))
-				r = input_fail(err, "invalid_field", "firmware", "expected an image id: 64 lowercase hex "
-					       "digits (GET /api/v1/firmware lists them)");
+				r = api_input_fail(err, "invalid_field", "firmware", "expected an image id: 64 lowercase hex "
+						   "digits (GET /api/v1/firmware lists them)");
 			else
 				snprintf(c->firmware, sizeof(c->firmware), "%s", json_string_value(v));
 			in->have_firmware = true;
@@ -411,7 +390,7 @@ static int parse_create(json_t *root, struct create_input *in, int64_t now, stru
 			r = parse_transfer(v, in, err);
 		} else if (strcmp(key, "allow_downgrade") == 0) {
 			if (!json_is_boolean(v))
-				r = input_fail(err, "invalid_field", key, "expected true or false");
+				r = api_input_fail(err, "invalid_field", key, "expected true or false");
 			c->allow_downgrade = json_is_true(v);
 			in->have_downgrade = true;
 		} else if (strcmp(key, "scheduled_start") == 0) {
@@ -419,31 +398,31 @@ static int parse_create(json_t *root, struct create_input *in, int64_t now, stru
 			if (!json_is_null(v)) {
 				r = get_time(v, key, &c->scheduled_start, err);
 				if (r == 0 && c->scheduled_start <= now)
-					r = input_fail(err, "invalid_field", key, "is in the past: leave it out to start "
-						       "with POST .../start");
+					r = api_input_fail(err, "invalid_field", key, "is in the past: leave it out to start "
+							   "with POST .../start");
 			}
 		} else if (strcmp(key, "id") == 0 || strcmp(key, "state") == 0 || strcmp(key, "reason") == 0 ||
 			   strcmp(key, "created_by") == 0 || strcmp(key, "created_at") == 0 ||
 			   strcmp(key, "updated_at") == 0 || strcmp(key, "started_at") == 0 ||
 			   strcmp(key, "finished_at") == 0 || strcmp(key, "firmware_id") == 0) {
-			r = input_fail(err, "invalid_field", key, "is read-only: the daemon sets it");
+			r = api_input_fail(err, "invalid_field", key, "is read-only: the daemon sets it");
 		} else {
-			r = input_fail(err, "unknown_field", key, "unknown field (known: name, firmware, targets, plan, "
-				       "success_threshold, error_threshold, max_attempts, apply, transfer, "
-				       "allow_downgrade, scheduled_start)");
+			r = api_input_fail(err, "unknown_field", key, "unknown field (known: name, firmware, targets, plan, "
+					   "success_threshold, error_threshold, max_attempts, apply, transfer, "
+					   "allow_downgrade, scheduled_start)");
 		}
 		if (r < 0)
 			return r;
 	}
 	if (!in->have_name)
-		return input_fail(err, "missing_field", "name", "required: a name for people");
+		return api_input_fail(err, "missing_field", "name", "required: a name for people");
 	if (!in->have_firmware)
-		return input_fail(err, "missing_field", "firmware", "required: the image's id");
+		return api_input_fail(err, "missing_field", "firmware", "required: the image's id");
 	if (!in->have_targets)
-		return input_fail(err, "missing_field", "targets", "required: {\"nodes\": [...]} or "
-				  "{\"filter\": {...}}");
+		return api_input_fail(err, "missing_field", "targets", "required: {\"nodes\": [...]} or "
+				      "{\"filter\": {...}}");
 	if (c->apply_policy == CAMPAIGN_APPLY_WINDOW && c->scheduled_start && c->scheduled_start >= c->window_end)
-		return input_fail(err, "invalid_field", "apply.window", "ends before the scheduled start");
+		return api_input_fail(err, "invalid_field", "apply.window", "ends before the scheduled start");
 	return 0;
 }
 
@@ -708,7 +687,7 @@ void api_campaigns_create(void *app, const struct http_request *req, struct http
 {
 	struct api *api = app;
 	struct create_input in = { 0 };
-	struct input_error err = { 0 };
+	struct api_input_error err = { 0 };
 	struct firmware_record *fw = NULL;
 	struct campaign_resolved *targets = NULL;
 	uint16_t unknown[UNKNOWN_NAMED_MAX];
@@ -851,19 +830,6 @@ out:
 
 /* --- GET /api/v1/campaigns, GET/DELETE /api/v1/campaigns/{id}, GET .../targets ------------------------------------ */
 
-static int query_limit(const struct http_request *req, uint64_t def, uint64_t *ret, struct http_response *res)
-{
-	const char *text = http_query(req, "limit");
-
-	*ret = def;
-	if (text && parse_uint(text, 1, CAMPAIGN_LIST_MAX, ret) < 0) {
-		http_reply_error(res, 400, "invalid_parameter", "limit='%s': expected an integer from 1 to %d", text,
-				 CAMPAIGN_LIST_MAX);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 struct list_state {
 	struct api *api;
 	json_t *items;
@@ -894,7 +860,8 @@ void api_campaigns_list(void *app, const struct http_request *req, struct http_r
 	bool more = false;
 	int r;
 
-	if (query_limit(req, CAMPAIGNS_LIST_DEFAULT, &limit, res) < 0)
+	limit = CAMPAIGNS_LIST_DEFAULT;
+	if (api_query_uint(req, "limit", 1, CAMPAIGN_LIST_MAX, &limit, NULL, res) < 0)
 		return;
 	if (state_text && campaign_state_from_string(state_text, &state) < 0) {
 		http_reply_error(res, 400, "invalid_parameter", "state='%s': expected draft, scheduled, running, "
@@ -999,7 +966,8 @@ void api_campaign_targets(void *app, const struct http_request *req, struct http
 	int64_t id;
 	int r;
 
-	if (id_param(req, &id, res) < 0 || query_limit(req, TARGETS_LIST_DEFAULT, &limit, res) < 0)
+	limit = TARGETS_LIST_DEFAULT;
+	if (id_param(req, &id, res) < 0 || api_query_uint(req, "limit", 1, CAMPAIGN_LIST_MAX, &limit, NULL, res) < 0)
 		return;
 	if (state_text && campaign_target_state_from_string(state_text, &state) < 0) {
 		http_reply_error(res, 400, "invalid_parameter", "state='%s': expected pending, preparing, "

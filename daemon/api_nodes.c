@@ -1,6 +1,5 @@
 /* api_nodes: /api/v1/nodes and /api/v1/nodes/{addr}: JSON in and out of struct node. See api.h. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +11,6 @@
 
 #define NODES_LIST_DEFAULT 100
 #define RESPONSE_MAX_BYTES (4u << 20)     /* 1000 nodes with every field at its longest fit */
-
-/* Why a body was refused: an error code of the API and a message that starts with the JSON path. */
-struct input_error {
-	const char *code;
-	char message[384];
-};
-
-__attribute__((format(printf, 4, 5)))
-static int input_fail(struct input_error *err, const char *code, const char *path, const char *fmt, ...)
-{
-	char reason[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	err->code = code;
-	snprintf(err->message, sizeof(err->message), "%s: %s", path, reason);
-	return -EINVAL;
-}
 
 static void write_optional_id(struct strbuf *out, const char *key, size_t key_len, int32_t v)
 {
@@ -162,14 +141,14 @@ static void reply_buffer(struct http_response *res, unsigned status, struct strb
 
 /* A 16-bit id given as a JSON integer or as a "0x..." / decimal string. */
 static int parse_id(json_t *value, const char *path, uint64_t min, uint64_t max, uint64_t *ret,
-		    struct input_error *err)
+		    struct api_input_error *err)
 {
 	if (json_is_integer(value)) {
 		json_int_t v = json_integer_value(value);
 
 		if (v < (json_int_t)min || v > (json_int_t)max)
-			return input_fail(err, "invalid_field", path, "%lld is out of range %llu..%llu",
-					  (long long)v, (unsigned long long)min, (unsigned long long)max);
+			return api_input_fail(err, "invalid_field", path, "%lld is out of range %llu..%llu",
+					      (long long)v, (unsigned long long)min, (unsigned long long)max);
 		*ret = (uint64_t)v;
 		return 0;
 	}
@@ -177,14 +156,14 @@ static int parse_id(json_t *value, const char *path, uint64_t min, uint64_t max,
 		int r = parse_uint(json_string_value(value), min, max, ret);
 
 		if (r == -ERANGE)
-			return input_fail(err, "invalid_field", path, "'%s' is out of range %llu..%llu",
-					  json_string_value(value), (unsigned long long)min, (unsigned long long)max);
+			return api_input_fail(err, "invalid_field", path, "'%s' is out of range %llu..%llu",
+					      json_string_value(value), (unsigned long long)min, (unsigned long long)max);
 		if (r < 0)
-			return input_fail(err, "invalid_field", path, "'%s' is not a number (decimal or 0x-hex)",
-					  json_string_value(value));
+			return api_input_fail(err, "invalid_field", path, "'%s' is not a number (decimal or 0x-hex)",
+					      json_string_value(value));
 		return 0;
 	}
-	return input_fail(err, "invalid_field", path, "expected an integer");
+	return api_input_fail(err, "invalid_field", path, "expected an integer");
 }
 
 /* UUIDs come as 32 hex digits, or in the 8-4-4-4-12 form with dashes. */
@@ -207,7 +186,7 @@ static int parse_uuid(const char *text, uint8_t out[16])
 	return hex_decode(plain, 32, out);
 }
 
-static int set_optional_id(json_t *value, const char *path, int32_t *field, struct input_error *err)
+static int set_optional_id(json_t *value, const char *path, int32_t *field, struct api_input_error *err)
 {
 	uint64_t v;
 	int r;
@@ -223,7 +202,7 @@ static int set_optional_id(json_t *value, const char *path, int32_t *field, stru
 }
 
 /* Applies the members of @obj to @node. @create: the body of a POST (address allowed and required). */
-static int node_apply_json(json_t *obj, const char *prefix, bool create, struct node *node, struct input_error *err)
+static int node_apply_json(json_t *obj, const char *prefix, bool create, struct node *node, struct api_input_error *err)
 {
 	bool have_address = false;
 	const char *key;
@@ -231,7 +210,7 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 	char path[96];
 
 	if (!json_is_object(obj))
-		return input_fail(err, "invalid_field", prefix[0] ? prefix : "body", "expected a node object");
+		return api_input_fail(err, "invalid_field", prefix[0] ? prefix : "body", "expected a node object");
 	json_object_foreach(obj, key, value) {
 		int r = 0;
 
@@ -240,8 +219,8 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 			uint64_t v;
 
 			if (!create)
-				return input_fail(err, "invalid_field", path, "is read-only (delete and register the "
-						  "node again to change it)");
+				return api_input_fail(err, "invalid_field", path, "is read-only (delete and register the "
+						      "node again to change it)");
 			r = parse_id(value, path, MESH_UNICAST_MIN, MESH_UNICAST_MAX, &v, err);
 			if (r == 0) {
 				node->address = (uint16_t)v;
@@ -251,20 +230,20 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 			if (json_is_null(value))
 				node->has_uuid = false;
 			else if (!json_is_string(value) || parse_uuid(json_string_value(value), node->uuid) < 0)
-				r = input_fail(err, "invalid_field", path, "expected 32 hex digits (dashes allowed in "
-					       "the 8-4-4-4-12 form) or null");
+				r = api_input_fail(err, "invalid_field", path, "expected 32 hex digits (dashes allowed in "
+						   "the 8-4-4-4-12 form) or null");
 			else
 				node->has_uuid = true;
 		} else if (strcmp(key, "name") == 0) {
 			const char *s = json_is_string(value) ? json_string_value(value) : "";
 
 			if (!json_is_string(value) && !json_is_null(value))
-				r = input_fail(err, "invalid_field", path, "expected a string or null");
+				r = api_input_fail(err, "invalid_field", path, "expected a string or null");
 			else if (strlen(s) > NODE_NAME_MAX)
-				r = input_fail(err, "invalid_field", path, "longer than %d bytes", NODE_NAME_MAX);
+				r = api_input_fail(err, "invalid_field", path, "longer than %d bytes", NODE_NAME_MAX);
 			else if (strpbrk(s, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11"
 					    "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"))
-				r = input_fail(err, "invalid_field", path, "contains a control character");
+				r = api_input_fail(err, "invalid_field", path, "contains a control character");
 			else
 				snprintf(node->name, sizeof(node->name), "%s", s);
 		} else if (strcmp(key, "company_id") == 0) {
@@ -281,9 +260,9 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 				node->firmware_id_len = 0;
 			else if (!s || n % 2 || n < 2 * NODE_FWID_MIN || n > 2 * NODE_FWID_MAX ||
 				 hex_decode(s, n, node->firmware_id) < 0)
-				r = input_fail(err, "invalid_field", path, "expected %d to %d hex digits (company id "
-					       "and version information) or null", 2 * NODE_FWID_MIN,
-					       2 * NODE_FWID_MAX);
+				r = api_input_fail(err, "invalid_field", path, "expected %d to %d hex digits (company id "
+						   "and version information) or null", 2 * NODE_FWID_MIN,
+						   2 * NODE_FWID_MAX);
 			else
 				node->firmware_id_len = n / 2;
 		} else if (strcmp(key, "tags") == 0) {
@@ -291,33 +270,33 @@ static int node_apply_json(json_t *obj, const char *prefix, bool create, struct 
 			json_t *tag;
 
 			if (!json_is_array(value))
-				return input_fail(err, "invalid_field", path, "expected an array of strings");
+				return api_input_fail(err, "invalid_field", path, "expected an array of strings");
 			node->n_tags = 0;
 			json_array_foreach(value, i, tag) {
 				int t = json_is_string(tag) ? node_tag_add(node, json_string_value(tag)) : -EINVAL;
 
 				if (t == -E2BIG)
-					return input_fail(err, "invalid_field", path, "more than %d tags",
-							  NODE_TAGS_MAX);
+					return api_input_fail(err, "invalid_field", path, "more than %d tags",
+							      NODE_TAGS_MAX);
 				if (t < 0)
-					return input_fail(err, "invalid_field", path, "element %zu: a tag is 1 to %d "
-							  "characters from A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
+					return api_input_fail(err, "invalid_field", path, "element %zu: a tag is 1 to %d "
+							      "characters from A-Z a-z 0-9 _ . : -", i, NODE_TAG_MAX);
 			}
 		} else if (strcmp(key, "last_seen") == 0 || strcmp(key, "created_at") == 0 ||
 			   strcmp(key, "updated_at") == 0 || strcmp(key, "elements") == 0 ||
 			   strcmp(key, "provisioned") == 0 || strcmp(key, "dfu_capable") == 0 ||
 			   strcmp(key, "reachable") == 0 || strcmp(key, "hops") == 0) {
-			r = input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
+			r = api_input_fail(err, "invalid_field", path, "is read-only: the daemon sets it");
 		} else {
-			r = input_fail(err, "unknown_field", path, "unknown field (known: address, uuid, name, "
-				       "company_id, product_id, version_id, firmware_id, tags)");
+			r = api_input_fail(err, "unknown_field", path, "unknown field (known: address, uuid, name, "
+					   "company_id, product_id, version_id, firmware_id, tags)");
 		}
 		if (r < 0)
 			return r;
 	}
 	if (create && !have_address)
-		return input_fail(err, "missing_field", prefix[0] ? prefix : "body",
-				  "'address' is required (the node's primary unicast address, 1..32767)");
+		return api_input_fail(err, "missing_field", prefix[0] ? prefix : "body",
+				      "'address' is required (the node's primary unicast address, 1..32767)");
 	return 0;
 }
 
@@ -477,7 +456,7 @@ static void reply_conflict(struct api *api, const struct node *node, const char 
 void api_nodes_create(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	struct input_error err = { 0 };
+	struct api_input_error err = { 0 };
 	struct node *nodes = NULL;
 	const char *what = NULL;
 	size_t n, conflict = 0;
@@ -593,7 +572,7 @@ void api_node_get(void *app, const struct http_request *req, struct http_respons
 void api_node_patch(void *app, const struct http_request *req, struct http_response *res)
 {
 	struct api *api = app;
-	struct input_error err = { 0 };
+	struct api_input_error err = { 0 };
 	struct node node;
 	uint16_t address;
 	json_t *json;
